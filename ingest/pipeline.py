@@ -1,0 +1,295 @@
+"""The ingestion pipeline: files -> pages -> chunks -> embeddings -> store + index.
+
+Each document is committed in one SQLite transaction, so an interrupted run loses at
+most the document in flight, and re-running it resumes where it stopped (documents
+already stored with the same SHA-256 are skipped). Parsing runs in worker processes
+ahead of embedding (see :mod:`ingest.extract`).
+"""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import logging
+import os
+import re
+import time
+import unicodedata
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Iterator, Sequence
+
+from ingest.chunking import chunk_pages
+from ingest.extract import ExtractJob, extract_all
+from ingest.loaders import SUPPORTED_SUFFIXES, LoadLimits
+from rag.errors import IngestError, LockedError
+from rag.settings import Settings
+from rag.store import DEFAULT_COLLECTION, Store
+
+logger = logging.getLogger(__name__)
+
+MAX_NAME_CHARS = 180
+
+
+@dataclass
+class Source:
+    """One file to ingest: a name (as the user will see it) and its bytes or path."""
+
+    name: str
+    path: Path | None = None
+    data: bytes | None = None
+
+    def read(self) -> bytes:
+        if self.data is not None:
+            return self.data
+        assert self.path is not None
+        return self.path.read_bytes()
+
+
+@dataclass
+class FileResult:
+    name: str
+    status: str  # added | replaced | unchanged | failed
+    reason: str = ""
+    pages: int = 0
+    chunks: int = 0
+    seconds: float = 0.0
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return self.status != "failed"
+
+
+@dataclass
+class IngestReport:
+    results: list[FileResult] = field(default_factory=list)
+    seconds: float = 0.0
+    timings: dict[str, float] = field(default_factory=dict)
+
+    def count(self, status: str) -> int:
+        return sum(1 for r in self.results if r.status == status)
+
+    @property
+    def failed(self) -> list[FileResult]:
+        return [r for r in self.results if r.status == "failed"]
+
+    def summary(self) -> str:
+        added = self.count("added") + self.count("replaced")
+        pages = sum(r.pages for r in self.results if r.status in ("added", "replaced"))
+        chunks = sum(r.chunks for r in self.results if r.status in ("added", "replaced"))
+        return (
+            f"{added} added ({self.count('replaced')} replaced), {self.count('unchanged')} unchanged, "
+            f"{len(self.failed)} failed; {pages} pages, {chunks} chunks in {self.seconds:.1f} s"
+        )
+
+
+ProgressFn = Callable[[int, int, FileResult], None]
+
+
+def safe_name(name: str) -> str:
+    """A display name without directories, control characters or excessive length."""
+    name = unicodedata.normalize("NFC", name.replace("\\", "/"))
+    parts = [p for p in name.split("/") if p not in ("", ".", "..")]
+    name = parts[-1] if parts else "unnamed"
+    name = re.sub(r"[\x00-\x1f\x7f<>]", "", name).strip() or "unnamed"
+    if len(name) > MAX_NAME_CHARS:
+        stem, dot, ext = name.rpartition(".")
+        ext = ext if dot and len(ext) <= 10 else ""
+        keep = MAX_NAME_CHARS - len(ext) - 2
+        name = (stem if dot else name)[:keep] + "…" + ("." + ext if ext else "")
+    return name
+
+
+def discover(paths: Sequence[str | Path]) -> tuple[list[Source], list[FileResult]]:
+    """Expand files and folders (recursively) into sources; report missing paths."""
+    sources: list[Source] = []
+    problems: list[FileResult] = []
+    for raw in paths:
+        p = Path(raw)
+        if p.is_dir():
+            for f in sorted(p.rglob("*")):
+                if f.is_file() and f.suffix.lower() in SUPPORTED_SUFFIXES and not any(
+                    part.startswith(".") for part in f.relative_to(p).parts
+                ):
+                    rel = f.relative_to(p).as_posix()
+                    sources.append(Source(name=rel, path=f))
+        elif p.is_file():
+            sources.append(Source(name=p.name, path=p))
+        else:
+            problems.append(FileResult(str(raw), "failed", "no such file or folder"))
+    return sources, problems
+
+
+@contextmanager
+def ingest_lock(data_dir: Path, on_wait: Callable[[str], None] | None = None) -> Iterator[None]:
+    """Serialise writers on one data directory with an exclusive lock file."""
+    path = Path(data_dir) / "ingest.lock"
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.pread(fd, 64, 0).decode(errors="replace").strip() or "unknown"
+            msg = f"another ingest (pid {holder}) is writing to {data_dir}; waiting for it to finish"
+            if on_wait is None:
+                raise LockedError(msg) from None
+            on_wait(msg)
+            fcntl.flock(fd, fcntl.LOCK_EX)
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, str(os.getpid()).encode(), 0)
+        yield
+    finally:
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        os.close(fd)
+
+
+class Ingestor:
+    """Ingest sources into a store and keep the vector index in step."""
+
+    def __init__(self, settings: Settings, store: Store, index, embedder) -> None:
+        self.settings = settings
+        self.store = store
+        self.index = index
+        self.embedder = embedder
+
+    @property
+    def limits(self) -> LoadLimits:
+        s = self.settings
+        return LoadLimits(
+            max_bytes=int(s.max_file_mb * 1024 * 1024),
+            max_pages=s.max_pages,
+            max_page_chars=s.max_page_chars,
+            passwords=tuple(s.pdf_passwords),
+        )
+
+    def ingest(
+        self,
+        sources: Sequence[Source],
+        collection: str = DEFAULT_COLLECTION,
+        progress: ProgressFn | None = None,
+        on_wait: Callable[[str], None] | None = None,
+    ) -> IngestReport:
+        t0 = time.perf_counter()
+        report = IngestReport()
+        timings = {"read": 0.0, "extract_wait": 0.0, "chunk": 0.0, "embed": 0.0, "store": 0.0}
+        total = len(sources)
+        done = 0
+
+        def finish(r: FileResult) -> None:
+            nonlocal done
+            done += 1
+            report.results.append(r)
+            if progress:
+                progress(done, total, r)
+
+        with ingest_lock(self.store.data_dir, on_wait):
+            # Phase 1 (main process): hash, skip unchanged, keep a safe copy of the bytes.
+            jobs: list[ExtractJob] = []
+            meta: list[tuple[str, str, int, str, float]] = []  # name, sha, size, stored, t
+            for src in sources:
+                ts = time.perf_counter()
+                name = safe_name(src.name) if src.path is None else _clean_rel(src.name)
+                try:
+                    data = src.read()
+                except OSError as e:
+                    finish(FileResult(name, "failed", f"cannot read the file ({e.strerror or e})"))
+                    continue
+                sha = hashlib.sha256(data).hexdigest()
+                existing = self.store.find_document(name, collection)
+                if existing and existing.sha256 == sha:
+                    finish(FileResult(name, "unchanged", pages=existing.n_pages, chunks=existing.n_chunks))
+                    continue
+                if not data:
+                    finish(FileResult(name, "failed", "empty file (0 bytes)"))
+                    continue
+                if len(data) > self.limits.max_bytes:
+                    finish(
+                        FileResult(
+                            name, "failed",
+                            f"file is {len(data) / 1e6:.1f} MB, over the limit of "
+                            f"{self.settings.max_file_mb:g} MB (raise RAG_MAX_FILE_MB)",
+                        )
+                    )
+                    continue
+                stored = self._keep_original(name, sha, data)
+                jobs.append(ExtractJob(name, self.store.data_dir / stored))
+                meta.append((name, sha, len(data), stored, ts))
+                timings["read"] += time.perf_counter() - ts
+
+            # Phase 2: parse ahead in worker processes; chunk, embed and commit in order.
+            workers = self.settings.workers or min(4, max(1, (os.cpu_count() or 2)))
+            t_wait = time.perf_counter()
+            for i, loaded in extract_all(
+                jobs, self.limits, workers=workers if len(jobs) > 0 else 0, timeout_s=self.settings.file_timeout_s
+            ):
+                timings["extract_wait"] += time.perf_counter() - t_wait
+                name, sha, size, stored, ts = meta[i]
+                if isinstance(loaded, IngestError):
+                    finish(FileResult(name, "failed", loaded.reason))
+                    self._drop_unused(stored)
+                    t_wait = time.perf_counter()
+                    continue
+                try:
+                    result = self._index_document(name, sha, size, stored, loaded, collection, timings)
+                except IngestError as e:
+                    result = FileResult(name, "failed", e.reason)
+                    self._drop_unused(stored)
+                result.seconds = time.perf_counter() - ts
+                finish(result)
+                t_wait = time.perf_counter()
+        report.seconds = time.perf_counter() - t0
+        report.timings = timings
+        return report
+
+    def _index_document(self, name, sha, size, stored, loaded, collection, timings) -> FileResult:
+        t = time.perf_counter()
+        max_tokens = min(self.settings.chunk_tokens, self.embedder.max_tokens)
+        overlap = min(self.settings.chunk_overlap, max_tokens // 2)
+        chunks = chunk_pages(loaded.pages, self.embedder, max_tokens, overlap)
+        timings["chunk"] += time.perf_counter() - t
+        if not chunks:
+            raise IngestError(name, "no text to index")
+        t = time.perf_counter()
+        vectors = self.embedder.embed_passages([c.text for c in chunks])
+        timings["embed"] += time.perf_counter() - t
+        t = time.perf_counter()
+        replaced = self.store.find_document(name, collection) is not None
+        change = self.store.put_document(
+            name, sha, size, loaded.n_pages, loaded.pages, chunks, vectors, collection, stored
+        )
+        self.index.apply(change, vectors)
+        timings["store"] += time.perf_counter() - t
+        for w in loaded.warnings:
+            logger.warning("%s: %s", name, w)
+        return FileResult(
+            name, "replaced" if replaced else "added", pages=len(loaded.pages), chunks=len(chunks),
+            warnings=loaded.warnings,
+        )
+
+    def _keep_original(self, name: str, sha: str, data: bytes) -> str:
+        """Store the bytes under a generated name (never the uploaded path)."""
+        suffix = Path(name).suffix.lower()
+        suffix = suffix if suffix in SUPPORTED_SUFFIXES else ".bin"
+        rel = f"files/{sha[:2]}/{sha}{suffix}"
+        path = self.store.data_dir / rel
+        if not path.exists():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = path.with_name(path.name + f".tmp{os.getpid()}")
+            with open(tmp, "wb") as f:
+                f.write(data)
+                f.flush()
+                os.fsync(f.fileno())
+            os.replace(tmp, path)
+        return rel
+
+    def _drop_unused(self, rel: str) -> None:
+        used = self.store.db.execute("SELECT 1 FROM documents WHERE stored_path=? LIMIT 1", (rel,)).fetchone()
+        if not used:
+            (self.store.data_dir / rel).unlink(missing_ok=True)
+
+
+def _clean_rel(name: str) -> str:
+    parts = [safe_name(p) for p in name.replace("\\", "/").split("/") if p not in ("", ".", "..")]
+    return "/".join(parts) or "unnamed"

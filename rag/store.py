@@ -1,0 +1,500 @@
+"""The SQLite database: the single source of truth.
+
+Documents, pages, chunks (with their embeddings) and collections live here. The FAISS
+index and the FTS5 table are derived: FTS5 is kept in step by triggers inside the same
+transactions, and the FAISS index is rebuilt from the ``embedding`` column whenever its
+recorded version differs from ``meta.index_version`` (see :mod:`rag.index`).
+
+Every write that changes chunks bumps ``index_version`` in the same transaction, so a
+crash can never leave the database half-written, and a stale FAISS file is detected.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import sqlite3
+import threading
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterable, Iterator, Sequence
+
+import numpy as np
+
+from rag.errors import StoreError
+from rag.types import ChunkSpan, Hit, Page
+
+logger = logging.getLogger(__name__)
+
+SCHEMA_VERSION = 1
+DEFAULT_COLLECTION = "default"
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS collections (
+    id INTEGER PRIMARY KEY,
+    name TEXT NOT NULL UNIQUE,
+    readers TEXT NOT NULL DEFAULT '',
+    uploaders TEXT NOT NULL DEFAULT '',
+    created_at REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS documents (
+    id INTEGER PRIMARY KEY,
+    collection_id INTEGER NOT NULL REFERENCES collections(id),
+    name TEXT NOT NULL,
+    sha256 TEXT NOT NULL,
+    size INTEGER NOT NULL,
+    n_pages INTEGER NOT NULL,
+    stored_path TEXT NOT NULL DEFAULT '',
+    added_at REAL NOT NULL,
+    UNIQUE (collection_id, name)
+);
+CREATE TABLE IF NOT EXISTS pages (
+    doc_id INTEGER NOT NULL REFERENCES documents(id) ON DELETE CASCADE,
+    number INTEGER NOT NULL,
+    text TEXT NOT NULL,
+    PRIMARY KEY (doc_id, number)
+);
+CREATE TABLE IF NOT EXISTS chunks (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    doc_id INTEGER NOT NULL REFERENCES documents(id) ON DELETE CASCADE,
+    page INTEGER NOT NULL,
+    start INTEGER NOT NULL,
+    "end" INTEGER NOT NULL,
+    text TEXT NOT NULL,
+    n_tokens INTEGER NOT NULL,
+    embedding BLOB NOT NULL
+);
+CREATE INDEX IF NOT EXISTS chunks_doc ON chunks(doc_id, page);
+CREATE VIRTUAL TABLE IF NOT EXISTS chunks_fts USING fts5(
+    text, content='chunks', content_rowid='id', tokenize='porter unicode61'
+);
+CREATE TRIGGER IF NOT EXISTS chunks_ai AFTER INSERT ON chunks BEGIN
+    INSERT INTO chunks_fts(rowid, text) VALUES (new.id, new.text);
+END;
+CREATE TRIGGER IF NOT EXISTS chunks_ad AFTER DELETE ON chunks BEGIN
+    INSERT INTO chunks_fts(chunks_fts, rowid, text) VALUES ('delete', old.id, old.text);
+END;
+"""
+
+_STOPWORDS = frozenset(
+    """a an and are as at be but by for from has have how i in is it its of on or that the
+    this to was were what when where which who whom why will with does do did can could
+    should would about into than then there these those their them they we you your our
+    my me he she his her him not no yes if so such any all some many much more most""".split()
+)
+_WORD = re.compile(r"[\w][\w.\-]*\w|\w", re.UNICODE)
+
+
+@dataclass
+class Change:
+    """One committed change of the chunk set: what the FAISS index must apply."""
+
+    before: int  # index_version before the transaction
+    after: int  # index_version after it
+    added_ids: list[int]
+    removed_ids: list[int]
+    doc_id: int = 0
+
+
+@dataclass
+class DocumentRow:
+    id: int
+    name: str
+    collection: str
+    sha256: str
+    size: int
+    n_pages: int
+    n_chunks: int
+    added_at: float
+    stored_path: str
+
+
+class Store:
+    """Thread-safe access to the database. One connection per thread."""
+
+    def __init__(self, data_dir: Path) -> None:
+        self.data_dir = Path(data_dir)
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        (self.data_dir / "files").mkdir(exist_ok=True)
+        self.path = self.data_dir / "rag.sqlite3"
+        self._local = threading.local()
+        self.db.executescript(_SCHEMA)
+        with self.transaction() as db:
+            db.execute(
+                "INSERT OR IGNORE INTO meta(key, value) VALUES ('schema_version', ?)",
+                (str(SCHEMA_VERSION),),
+            )
+            db.execute("INSERT OR IGNORE INTO meta(key, value) VALUES ('index_version', '0')")
+            db.execute(
+                "INSERT OR IGNORE INTO collections(name, created_at) VALUES (?, ?)",
+                (DEFAULT_COLLECTION, time.time()),
+            )
+
+    # -- connections -------------------------------------------------------------
+    @property
+    def db(self) -> sqlite3.Connection:
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            try:
+                conn = sqlite3.connect(self.path, timeout=30, isolation_level=None, check_same_thread=False)
+                conn.execute("PRAGMA journal_mode=WAL")
+                conn.execute("PRAGMA synchronous=NORMAL")
+                conn.execute("PRAGMA foreign_keys=ON")
+                conn.execute("PRAGMA busy_timeout=30000")
+            except sqlite3.DatabaseError as e:
+                raise StoreError(f"{self.path}: cannot open the database ({e})") from None
+            self._local.conn = conn
+        return conn
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        db = self.db
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            yield db
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        else:
+            db.execute("COMMIT")
+
+    def close(self) -> None:
+        conn = getattr(self._local, "conn", None)
+        if conn is not None:
+            conn.close()
+            self._local.conn = None
+
+    # -- meta ----------------------------------------------------------------------
+    def get_meta(self, key: str, default: str | None = None) -> str | None:
+        row = self.db.execute("SELECT value FROM meta WHERE key=?", (key,)).fetchone()
+        return row[0] if row else default
+
+    def set_meta(self, key: str, value: str, db: sqlite3.Connection | None = None) -> None:
+        (db or self.db).execute(
+            "INSERT INTO meta(key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value=excluded.value",
+            (key, value),
+        )
+
+    def index_version(self) -> int:
+        return int(self.get_meta("index_version", "0") or 0)
+
+    @staticmethod
+    def _bump(db: sqlite3.Connection) -> tuple[int, int]:
+        before = int(db.execute("SELECT value FROM meta WHERE key='index_version'").fetchone()[0])
+        db.execute("UPDATE meta SET value=? WHERE key='index_version'", (str(before + 1),))
+        return before, before + 1
+
+    # -- collections ---------------------------------------------------------------
+    def collection_id(self, name: str, create: bool = True, db: sqlite3.Connection | None = None) -> int:
+        name = (name or DEFAULT_COLLECTION).strip()
+        conn = db or self.db
+        row = conn.execute("SELECT id FROM collections WHERE name=?", (name,)).fetchone()
+        if row:
+            return row[0]
+        if not create:
+            raise StoreError(f"no collection named '{name}'")
+        cur = conn.execute("INSERT INTO collections(name, created_at) VALUES (?, ?)", (name, time.time()))
+        return int(cur.lastrowid)
+
+    def collections(self) -> list[dict]:
+        rows = self.db.execute(
+            "SELECT c.id, c.name, c.readers, c.uploaders, c.created_at, COUNT(d.id) "
+            "FROM collections c LEFT JOIN documents d ON d.collection_id=c.id GROUP BY c.id ORDER BY c.name"
+        ).fetchall()
+        return [
+            {"id": r[0], "name": r[1], "readers": r[2], "uploaders": r[3], "created_at": r[4], "documents": r[5]}
+            for r in rows
+        ]
+
+    def create_collection(self, name: str, readers: str = "", uploaders: str = "") -> int:
+        name = _valid_collection_name(name)
+        with self.transaction() as db:
+            if db.execute("SELECT 1 FROM collections WHERE name=?", (name,)).fetchone():
+                raise StoreError(f"a collection named '{name}' already exists")
+            cur = db.execute(
+                "INSERT INTO collections(name, readers, uploaders, created_at) VALUES (?, ?, ?, ?)",
+                (name, readers, uploaders, time.time()),
+            )
+            return int(cur.lastrowid)
+
+    def rename_collection(self, old: str, new: str) -> None:
+        new = _valid_collection_name(new)
+        with self.transaction() as db:
+            if db.execute("SELECT 1 FROM collections WHERE name=?", (new,)).fetchone():
+                raise StoreError(f"a collection named '{new}' already exists")
+            cur = db.execute("UPDATE collections SET name=? WHERE name=?", (new, old))
+            if cur.rowcount == 0:
+                raise StoreError(f"no collection named '{old}'")
+
+    def set_collection_access(self, name: str, readers: str, uploaders: str) -> None:
+        with self.transaction() as db:
+            cur = db.execute(
+                "UPDATE collections SET readers=?, uploaders=? WHERE name=?", (readers, uploaders, name)
+            )
+            if cur.rowcount == 0:
+                raise StoreError(f"no collection named '{name}'")
+
+    def delete_collection(self, name: str) -> Change:
+        """Delete a collection and all its documents."""
+        with self.transaction() as db:
+            row = db.execute("SELECT id FROM collections WHERE name=?", (name,)).fetchone()
+            if not row:
+                raise StoreError(f"no collection named '{name}'")
+            removed: list[int] = []
+            for (doc_id,) in db.execute("SELECT id FROM documents WHERE collection_id=?", (row[0],)).fetchall():
+                removed.extend(self._delete_doc(db, doc_id))
+            db.execute("DELETE FROM collections WHERE id=?", (row[0],))
+            if name == DEFAULT_COLLECTION:
+                db.execute("INSERT INTO collections(name, created_at) VALUES (?, ?)", (name, time.time()))
+            before, after = self._bump(db)
+        self.remove_orphan_files()
+        return Change(before, after, [], removed)
+
+    # -- documents -----------------------------------------------------------------
+    def find_document(self, name: str, collection: str = DEFAULT_COLLECTION) -> DocumentRow | None:
+        docs = [d for d in self.documents(collections=[collection]) if d.name == name]
+        return docs[0] if docs else None
+
+    def documents(self, collections: Sequence[str] | None = None) -> list[DocumentRow]:
+        sql = (
+            "SELECT d.id, d.name, c.name, d.sha256, d.size, d.n_pages, "
+            "(SELECT COUNT(*) FROM chunks k WHERE k.doc_id=d.id), d.added_at, d.stored_path "
+            "FROM documents d JOIN collections c ON c.id=d.collection_id"
+        )
+        args: list = []
+        if collections is not None:
+            sql += f" WHERE c.name IN ({','.join('?' * len(collections))})"
+            args.extend(collections)
+        sql += " ORDER BY c.name, d.name"
+        return [DocumentRow(*r) for r in self.db.execute(sql, args).fetchall()]
+
+    def document(self, doc_id: int) -> DocumentRow | None:
+        row = self.db.execute(
+            "SELECT d.id, d.name, c.name, d.sha256, d.size, d.n_pages, "
+            "(SELECT COUNT(*) FROM chunks k WHERE k.doc_id=d.id), d.added_at, d.stored_path "
+            "FROM documents d JOIN collections c ON c.id=d.collection_id WHERE d.id=?",
+            (doc_id,),
+        ).fetchone()
+        return DocumentRow(*row) if row else None
+
+    def put_document(
+        self,
+        name: str,
+        sha256: str,
+        size: int,
+        n_pages: int,
+        pages: Sequence[Page],
+        chunks: Sequence[ChunkSpan],
+        embeddings: np.ndarray,
+        collection: str = DEFAULT_COLLECTION,
+        stored_path: str = "",
+    ) -> Change:
+        """Insert (or replace) a document atomically, in one transaction."""
+        if len(chunks) != len(embeddings):
+            raise ValueError("one embedding per chunk is required")
+        emb = np.ascontiguousarray(embeddings, dtype=np.float32)
+        with self.transaction() as db:
+            coll_id = self.collection_id(collection, db=db)
+            removed: list[int] = []
+            old = db.execute(
+                "SELECT id FROM documents WHERE collection_id=? AND name=?", (coll_id, name)
+            ).fetchone()
+            if old:
+                removed = self._delete_doc(db, old[0])
+            cur = db.execute(
+                "INSERT INTO documents(collection_id, name, sha256, size, n_pages, stored_path, added_at) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (coll_id, name, sha256, size, n_pages, stored_path, time.time()),
+            )
+            doc_id = int(cur.lastrowid)
+            db.executemany(
+                "INSERT INTO pages(doc_id, number, text) VALUES (?, ?, ?)",
+                [(doc_id, p.number, p.text) for p in pages],
+            )
+            ids: list[int] = []
+            for c, v in zip(chunks, emb):
+                cur = db.execute(
+                    'INSERT INTO chunks(doc_id, page, start, "end", text, n_tokens, embedding) '
+                    "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    (doc_id, c.page, c.start, c.end, c.text, c.n_tokens, v.tobytes()),
+                )
+                ids.append(int(cur.lastrowid))
+            before, after = self._bump(db)
+        self.remove_orphan_files()
+        return Change(before, after, ids, removed, doc_id)
+
+    def delete_document(self, doc_id: int) -> Change:
+        with self.transaction() as db:
+            removed = self._delete_doc(db, doc_id)
+            before, after = self._bump(db)
+        self.remove_orphan_files()
+        return Change(before, after, [], removed, doc_id)
+
+    def _delete_doc(self, db: sqlite3.Connection, doc_id: int) -> list[int]:
+        ids = [r[0] for r in db.execute("SELECT id FROM chunks WHERE doc_id=?", (doc_id,)).fetchall()]
+        row = db.execute("SELECT stored_path FROM documents WHERE id=?", (doc_id,)).fetchone()
+        db.execute("DELETE FROM chunks WHERE doc_id=?", (doc_id,))
+        db.execute("DELETE FROM pages WHERE doc_id=?", (doc_id,))
+        db.execute("DELETE FROM documents WHERE id=?", (doc_id,))
+        if row and row[0]:
+            self._orphans.append(row[0])
+        return ids
+
+    @property
+    def _orphans(self) -> list[str]:
+        if not hasattr(self._local, "orphans"):
+            self._local.orphans = []
+        return self._local.orphans
+
+    def remove_orphan_files(self) -> None:
+        """Delete stored originals no document refers to any more (after commit)."""
+        used = {r[0] for r in self.db.execute("SELECT stored_path FROM documents").fetchall()}
+        for rel in list(self._orphans):
+            if rel not in used:
+                (self.data_dir / rel).unlink(missing_ok=True)
+        self._orphans.clear()
+
+    def page_text(self, doc_id: int, page: int) -> str:
+        row = self.db.execute("SELECT text FROM pages WHERE doc_id=? AND number=?", (doc_id, page)).fetchone()
+        return row[0] if row else ""
+
+    # -- chunks --------------------------------------------------------------------
+    def chunk_count(self) -> int:
+        return int(self.db.execute("SELECT COUNT(*) FROM chunks").fetchone()[0])
+
+    def stats(self) -> dict:
+        db = self.db
+        return {
+            "documents": db.execute("SELECT COUNT(*) FROM documents").fetchone()[0],
+            "pages": db.execute("SELECT COUNT(*) FROM pages").fetchone()[0],
+            "chunks": db.execute("SELECT COUNT(*) FROM chunks").fetchone()[0],
+            "collections": db.execute("SELECT COUNT(*) FROM collections").fetchone()[0],
+            "db_bytes": sum(p.stat().st_size for p in self.data_dir.glob("rag.sqlite3*") if p.exists()),
+        }
+
+    def iter_embeddings(self, batch: int = 50_000) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        """Yield (ids, vectors) batches of all chunks, for rebuilding the FAISS index."""
+        last = -1
+        while True:
+            rows = self.db.execute(
+                "SELECT id, embedding FROM chunks WHERE id > ? ORDER BY id LIMIT ?", (last, batch)
+            ).fetchall()
+            if not rows:
+                return
+            ids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
+            vecs = np.vstack([np.frombuffer(r[1], dtype=np.float32) for r in rows])
+            last = int(ids[-1])
+            yield ids, vecs
+
+    def hits(self, ids: Sequence[int]) -> dict[int, Hit]:
+        """Fetch chunk rows (with document and collection names) by id."""
+        out: dict[int, Hit] = {}
+        ids = list(ids)
+        for i in range(0, len(ids), 500):
+            part = ids[i : i + 500]
+            rows = self.db.execute(
+                'SELECT k.id, d.name, k.page, k.text, k.start, k."end", d.id, c.name '
+                "FROM chunks k JOIN documents d ON d.id=k.doc_id JOIN collections c ON c.id=d.collection_id "
+                f"WHERE k.id IN ({','.join('?' * len(part))})",
+                part,
+            ).fetchall()
+            for r in rows:
+                out[r[0]] = Hit(
+                    chunk_id=r[0], doc=r[1], page=r[2], text=r[3], score=0.0,
+                    start=r[4], end=r[5], doc_id=r[6], collection=r[7],
+                )
+        return out
+
+    def neighbours(self, chunk_id: int) -> tuple[Hit | None, Hit | None]:
+        """The chunks just before and after ``chunk_id`` on the same page."""
+        row = self.db.execute("SELECT doc_id, page FROM chunks WHERE id=?", (chunk_id,)).fetchone()
+        if not row:
+            return None, None
+        prev_id = self.db.execute(
+            "SELECT MAX(id) FROM chunks WHERE doc_id=? AND page=? AND id<?", (row[0], row[1], chunk_id)
+        ).fetchone()[0]
+        next_id = self.db.execute(
+            "SELECT MIN(id) FROM chunks WHERE doc_id=? AND page=? AND id>?", (row[0], row[1], chunk_id)
+        ).fetchone()[0]
+        got = self.hits([i for i in (prev_id, next_id) if i is not None])
+        return got.get(prev_id), got.get(next_id)
+
+    def allowed_chunk_ids(self, collections: Sequence[str] | None, doc_ids: Sequence[int] | None) -> np.ndarray:
+        sql = "SELECT k.id FROM chunks k JOIN documents d ON d.id=k.doc_id JOIN collections c ON c.id=d.collection_id WHERE 1=1"
+        args: list = []
+        if collections is not None:
+            sql += f" AND c.name IN ({','.join('?' * len(collections))})"
+            args.extend(collections)
+        if doc_ids is not None:
+            sql += f" AND d.id IN ({','.join('?' * len(doc_ids))})"
+            args.extend(doc_ids)
+        return np.array([r[0] for r in self.db.execute(sql, args).fetchall()], dtype=np.int64)
+
+    def bm25(
+        self,
+        query: str,
+        k: int,
+        collections: Sequence[str] | None = None,
+        doc_ids: Sequence[int] | None = None,
+    ) -> list[tuple[int, float]]:
+        """Full-text search (SQLite FTS5, BM25). Returns (chunk_id, score) best first."""
+        expr = fts_query(query)
+        if not expr:
+            return []
+        sql = (
+            "SELECT f.rowid, -bm25(chunks_fts) AS s FROM chunks_fts f "
+            "JOIN chunks k ON k.id=f.rowid JOIN documents d ON d.id=k.doc_id "
+            "JOIN collections c ON c.id=d.collection_id WHERE chunks_fts MATCH ?"
+        )
+        args: list = [expr]
+        if collections is not None:
+            sql += f" AND c.name IN ({','.join('?' * len(collections))})"
+            args.extend(collections)
+        if doc_ids is not None:
+            sql += f" AND d.id IN ({','.join('?' * len(doc_ids))})"
+            args.extend(doc_ids)
+        sql += " ORDER BY bm25(chunks_fts) LIMIT ?"
+        args.append(k)
+        try:
+            return [(r[0], float(r[1])) for r in self.db.execute(sql, args).fetchall()]
+        except sqlite3.OperationalError as e:
+            logger.warning("full-text query %r failed: %s", expr, e)
+            return []
+
+
+def query_terms(query: str) -> list[str]:
+    """Content words of a query, lower-cased, stop words removed, order kept."""
+    seen: list[str] = []
+    for w in _WORD.findall(query.lower()):
+        w = w.strip(".-")
+        if not w or w in _STOPWORDS or w in seen:
+            continue
+        seen.append(w)
+    return seen
+
+
+def fts_query(query: str) -> str:
+    """An FTS5 expression OR-ing the quoted content words of ``query``."""
+    terms = query_terms(query)
+    return " OR ".join('"' + t.replace('"', "") + '"' for t in terms)
+
+
+def _valid_collection_name(name: str) -> str:
+    name = (name or "").strip()
+    if not name or len(name) > 100:
+        raise StoreError("a collection name must have 1 to 100 characters")
+    return name
+
+
+def batched(items: Iterable, n: int) -> Iterator[list]:
+    batch: list = []
+    for item in items:
+        batch.append(item)
+        if len(batch) == n:
+            yield batch
+            batch = []
+    if batch:
+        yield batch

@@ -1,0 +1,109 @@
+"""Plain value types shared by ingestion, retrieval and answering."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Page:
+    """One page of extracted, cleaned text. ``number`` is 1-based (physical page in a PDF)."""
+
+    number: int
+    text: str
+
+
+@dataclass(frozen=True)
+class ChunkSpan:
+    """A chunk of one page: text plus character offsets into the cleaned page text."""
+
+    page: int
+    start: int
+    end: int
+    text: str
+    n_tokens: int = 0
+
+
+@dataclass
+class Hit:
+    """A retrieved passage."""
+
+    chunk_id: int
+    doc: str
+    page: int
+    text: str
+    score: float
+    rank: int = 0
+    start: int = 0
+    end: int = 0
+    doc_id: int = 0
+    collection: str = ""
+    dense_score: float | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "rank": self.rank,
+            "score": round(float(self.score), 6),
+            "chunk_id": self.chunk_id,
+            "doc": self.doc,
+            "page": self.page,
+            "text": self.text,
+            "start": self.start,
+            "end": self.end,
+            "collection": self.collection,
+        }
+
+
+@dataclass
+class Citation:
+    """A citation ``[n]`` mapped back to its passage, with the supporting quote."""
+
+    n: int
+    doc: str
+    page: int
+    chunk_id: int
+    quote: str
+    quote_start: int = -1  # character offsets of the quote within the page text
+    quote_end: int = -1
+    doc_id: int = 0
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
+class Claim:
+    text: str
+    citations: list[int] = field(default_factory=list)
+    supported: bool = False
+
+    def to_json(self) -> dict[str, Any]:
+        return {"text": self.text, "citations": list(self.citations), "supported": self.supported}
+
+
+@dataclass
+class Answer:
+    question: str
+    answer: str
+    citations: list[Citation]
+    sources: list[Hit]
+    abstained: bool
+    claims: list[Claim] = field(default_factory=list)
+    standalone_question: str = ""
+    timings: dict[str, float] = field(default_factory=dict)
+    raw_answer: str = ""
+
+    def to_json(self) -> dict[str, Any]:
+        out = {
+            "question": self.question,
+            "answer": self.answer,
+            "citations": [c.to_json() for c in self.citations],
+            "sources": [h.to_json() for h in self.sources],
+            "abstained": self.abstained,
+            "claims": [c.to_json() for c in self.claims],
+            "timings": {k: round(v, 4) for k, v in self.timings.items()},
+        }
+        if self.standalone_question and self.standalone_question != self.question:
+            out["standalone_question"] = self.standalone_question
+        return out
