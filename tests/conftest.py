@@ -58,9 +58,11 @@ def real_embedder():
 
 
 @pytest.fixture(scope="session")
-def model_cache_dir(tmp_path_factory):
-    """A data directory shared by tests that need the converted bundled generator."""
-    return tmp_path_factory.mktemp("model-cache")
+def model_cache_dir():
+    """A data directory that keeps the converted bundled generator between test runs."""
+    path = ROOT / ".venv" / "rag-test-cache"
+    path.mkdir(parents=True, exist_ok=True)
+    return path
 
 
 @pytest.fixture(scope="session")
