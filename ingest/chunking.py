@@ -99,9 +99,11 @@ def chunk_page(
         chunks.append(ChunkSpan(page=page.number, start=s, end=e, text=text[s:e], n_tokens=total))
         if j >= len(units):
             break
-        # Step back over trailing units that fit in the overlap, but always advance.
+        # Step back over trailing units that fit in the overlap, but always advance, and
+        # leave room for the next unit so the next chunk is never a repeat of this one.
         back, k = 0, j
-        while k - 1 > i and back + units[k - 1][2] <= overlap:
+        room = max_tokens - units[j][2]
+        while k - 1 > i and back + units[k - 1][2] <= min(overlap, room):
             back += units[k - 1][2]
             k -= 1
         i = k
