@@ -19,6 +19,10 @@ class IngestError(RAGError):
         self.reason = reason
         super().__init__(f"{path}: {reason}")
 
+    def __reduce__(self):
+        # Parser worker processes send this error back through a pipe (pickle).
+        return (type(self), (self.path, self.reason))
+
 
 class StoreError(RAGError):
     """The data directory is unusable (wrong embedding model, locked, corrupt)."""
