@@ -1,0 +1,1 @@
+"""The Streamlit web app (entry point: ``ui/app.py``)."""

@@ -1,0 +1,88 @@
+"""Evaluation helpers for the UI: question files and report tables (pure functions)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from rag.errors import EvalError
+from rag.evaluation import QA, parse_qa
+
+EVAL_DIR = Path(__file__).resolve().parent.parent / "eval"
+
+METRICS = [
+    "questions",
+    "recall@1",
+    "recall@5",
+    "recall@10",
+    "mrr@10",
+    "doc_recall@5",
+    "accuracy",
+    "citation_precision",
+    "citation_recall",
+    "abstention",
+    "false_abstention",
+    "retrieval_p50_ms",
+    "retrieval_p95_ms",
+    "ttft_p50_s",
+    "ttft_p95_s",
+]
+
+
+def bundled_question_files(folder: Path = EVAL_DIR) -> list[Path]:
+    return sorted(folder.glob("*.jsonl")) if folder.is_dir() else []
+
+
+def parse_qa_text(text: str, name: str) -> list[QA]:
+    """Parse an uploaded JSONL question file; a bad line raises EvalError naming it."""
+    out = []
+    for i, line in enumerate(text.splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            out.append(parse_qa(json.loads(line), i))
+        except json.JSONDecodeError as e:
+            raise EvalError(f"{name}, line {i}: not valid JSON ({e.msg})") from None
+        except EvalError as e:
+            raise EvalError(f"{name}, line {i}: {e}") from None
+    if not out:
+        raise EvalError(f"{name}: no questions")
+    return out
+
+
+def metrics_rows(report: dict[str, Any]) -> list[dict[str, Any]]:
+    """One row per metric, one column for overall and one per question kind."""
+    data = {"overall": report["overall"], **report.get("by_kind", {})}
+    rows = []
+    for key in METRICS:
+        if not any(key in v for v in data.values()):
+            continue
+        row: dict[str, Any] = {"metric": key}
+        for col, values in data.items():
+            v = values.get(key)
+            row[col] = None if v is None else (v if isinstance(v, int) else round(float(v), 3))
+        rows.append(row)
+    return rows
+
+
+def _pages(p: Any) -> str:
+    if p is None or p == []:
+        return "—"
+    return ", ".join(str(x) for x in p) if isinstance(p, list) else str(p)
+
+
+def failure_rows(report: dict[str, Any]) -> list[dict[str, Any]]:
+    rows = []
+    for f in report.get("failures", []):
+        gold = f.get("gold", {})
+        row = {
+            "question": f["question"],
+            "kind": f.get("kind", ""),
+            "gold": f"{gold.get('doc') or '—'} p. {_pages(gold.get('page'))}",
+            "retrieved (top 5)": "; ".join(f"{r['doc']} p. {r['page']}" for r in f.get("retrieved", [])),
+        }
+        if "answer" in f:
+            row["answer"] = f["answer"]
+        rows.append(row)
+    return rows

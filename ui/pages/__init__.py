@@ -1,0 +1,1 @@
+"""One script per page of the app; each ends with ``run_page(render)``."""

@@ -1,0 +1,103 @@
+"""Status: models and devices, data directory, index size, warnings."""
+
+from __future__ import annotations
+
+import logging
+import sys
+
+import streamlit as st
+
+from ui import render
+from ui.state import Runtime, run_page
+
+logger = logging.getLogger(__name__)
+
+
+def _cuda_available() -> bool | None:
+    """Whether PyTorch sees a GPU; None when PyTorch is not loaded yet (no import on this page)."""
+    torch = sys.modules.get("torch")
+    if torch is None:
+        return None
+    try:
+        return bool(torch.cuda.is_available())
+    except Exception:  # noqa: BLE001 - a broken CUDA setup counts as no GPU
+        return False
+
+
+def warnings_for(rt: Runtime, info: dict, address: str) -> list[tuple[str, str]]:
+    """(level, message) pairs shown at the top of the page."""
+    out: list[tuple[str, str]] = []
+    if rt.warmup.loading:
+        out.append(("info", "The models are still loading; questions wait until they are ready."))
+    if rt.warmup.error:
+        out.append(("error", rt.warmup.error))
+    if _cuda_available() is False:
+        out.append(("warning", "No GPU found: the models run on the CPU, so answers take seconds."))
+    idx = info.get("embed_model_index")
+    if idx and info.get("chunks") and idx != info.get("embed_model_configured"):
+        out.append(
+            (
+                "error",
+                f"The index was built with '{idx}' but '{info['embed_model_configured']}' is configured: "
+                "re-index on the Library page.",
+            )
+        )
+    if address in ("127.0.0.1", "localhost", "::1"):
+        out.append(
+            (
+                "info",
+                f"Single-user mode: the app listens on {address} only (not reachable from other "
+                "machines). Start with `rag serve --host 0.0.0.0` to share it.",
+            )
+        )
+    return out
+
+
+def render_page(rt: Runtime) -> None:
+    st.title("Status", anchor=False)
+    info = rt.engine.status()
+    address = st.get_option("server.address") or rt.settings.host
+    for level, msg in warnings_for(rt, info, address):
+        getattr(st, level)(msg)
+
+    st.subheader("Models", anchor=False)
+    gen = rt.engine.generator.describe() if rt.warmup.ready else {"model": rt.settings.llm_model, "loaded": False}
+    emb_device = getattr(rt.engine.embedder, "device", "—") if rt.warmup.ready else "loading…"
+    rows = [
+        {
+            "role": "generator",
+            "model": str(gen.get("model")),
+            "backend": str(gen.get("backend", rt.settings.llm_backend)),
+            "device": str(gen.get("device", "—" if gen.get("loaded") else "loading…")),
+            "dtype": str(gen.get("dtype", "—")),
+        },
+        {
+            "role": "embeddings",
+            "model": info["embed_model_configured"],
+            "backend": "sentence-transformers",
+            "device": str(emb_device),
+            "dtype": "—",
+        },
+    ]
+    st.dataframe(rows, hide_index=True, width="stretch")
+    for note in gen.get("notes", []):
+        st.caption(note)
+    if rt.warmup.seconds is not None and rt.warmup.ready:
+        st.caption(f"Models loaded in {rt.warmup.seconds:.1f} s.")
+
+    st.subheader("Index", anchor=False)
+    c = st.columns(4)
+    c[0].metric("Documents", info["documents"])
+    c[1].metric("Pages", info["pages"])
+    c[2].metric("Chunks", info["chunks"])
+    c[3].metric("Size on disk", render.human_size(info["db_bytes"] + info.get("index_files_bytes", 0)))
+    st.markdown(
+        f"- Data directory: `{info['data_dir']}`\n"
+        f"- Embedding model of the index: `{info.get('embed_model_index') or '— (empty)'}`\n"
+        f"- Collections: {info['collections']}\n"
+        f"- Retrieval: {rt.settings.retrieval_mode}, top {rt.settings.top_k} passages"
+    )
+
+
+if __name__ == "__main__":
+    run_page(render_page)

@@ -1,0 +1,181 @@
+"""Pure rendering helpers: values in, escaped HTML / text out (no Streamlit calls).
+
+Document text is never trusted: every piece of it goes through :func:`html.escape`
+before it is wrapped in markup.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import html
+import logging
+import re
+import unicodedata
+from collections.abc import Sequence
+from difflib import SequenceMatcher
+
+from rag.types import Answer, Claim
+
+logger = logging.getLogger(__name__)
+
+UNSUPPORTED_TIP = "not supported by the cited passages"
+
+CSS = """
+<style>
+.rag-answer { line-height: 1.6; overflow-wrap: anywhere; }
+.rag-cite { display: inline-block; font-size: 0.75em; font-weight: 600; padding: 0 0.35em;
+  margin-left: 0.15em; border-radius: 0.6em; background: rgba(28, 131, 225, 0.15);
+  color: rgb(0, 84, 163); vertical-align: super; line-height: 1.3; }
+.rag-unsupported { color: rgba(100, 100, 100, 0.85); text-decoration: underline dotted; cursor: help; }
+.rag-passage { white-space: pre-wrap; overflow-wrap: anywhere; font-size: 0.92em; line-height: 1.55;
+  max-height: 26rem; overflow-y: auto; padding: 0.6rem 0.8rem; border-radius: 0.5rem;
+  background: rgba(127, 127, 127, 0.08); }
+.rag-passage mark, .rag-hit mark { background: #ffe066; color: inherit; padding: 0 1px; border-radius: 2px; }
+.rag-hit { overflow-wrap: anywhere; line-height: 1.55; }
+.rag-name { overflow-wrap: anywhere; word-break: break-word; }
+</style>
+"""
+
+_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|>~$<&])")
+
+
+def md_escape(text: str) -> str:
+    """Escape Markdown (and LaTeX ``$``) so text shows literally in ``st.markdown``."""
+    return _MD_SPECIAL.sub(r"\\\1", text)
+
+
+def human_size(n: int) -> str:
+    size = float(n)
+    for unit in ("B", "KB", "MB", "GB"):
+        if size < 1024 or unit == "GB":
+            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1024
+    return f"{size:.1f} GB"  # pragma: no cover
+
+
+def human_time(ts: float) -> str:
+    return _dt.datetime.fromtimestamp(ts).strftime("%Y-%m-%d %H:%M")
+
+
+def short_name(name: str, limit: int = 48) -> str:
+    """Shorten a long file name in the middle, keeping its extension."""
+    if len(name) <= limit:
+        return name
+    keep = limit - 1
+    head = keep * 2 // 3
+    return name[:head] + "…" + name[-(keep - head) :]
+
+
+# -- answers -------------------------------------------------------------------------------
+def _claim_html(claim: Claim) -> str:
+    text = html.escape(claim.text)
+    if not claim.supported:
+        return f'<span class="rag-unsupported" title="{UNSUPPORTED_TIP}">⚠️ {text}</span>'
+    body, end = (text[:-1], text[-1]) if text and text[-1] in ".!?" else (text, "")
+    marks = "".join(f'<span class="rag-cite">{n}</span>' for n in claim.citations)
+    return f"{body}{marks}{end}"
+
+
+def answer_html(answer: Answer) -> str:
+    """The verified answer: supported claims with their citation marks, unsupported ones flagged."""
+    if answer.abstained or not answer.claims:
+        return f'<div class="rag-answer">{html.escape(answer.answer)}</div>'
+    return '<div class="rag-answer">' + " ".join(_claim_html(c) for c in answer.claims) + "</div>"
+
+
+def unsupported_count(answer: Answer) -> int:
+    return 0 if answer.abstained else sum(1 for c in answer.claims if not c.supported)
+
+
+# -- highlighting ----------------------------------------------------------------------------
+def mark_spans(text: str, spans: Sequence[tuple[int, int]]) -> str:
+    """Escape ``text`` and wrap the character ``spans`` (merged, clipped) in ``<mark>``."""
+    spans = sorted((max(0, s), min(len(text), e)) for s, e in spans if e > s)
+    merged: list[list[int]] = []
+    for s, e in spans:
+        if merged and s <= merged[-1][1]:
+            merged[-1][1] = max(merged[-1][1], e)
+        else:
+            merged.append([s, e])
+    out, pos = [], 0
+    for s, e in merged:
+        out.append(html.escape(text[pos:s]))
+        out.append("<mark>" + html.escape(text[s:e]) + "</mark>")
+        pos = e
+    out.append(html.escape(text[pos:]))
+    return "".join(out)
+
+
+def _stem(term: str) -> str:
+    for suffix in ("ing", "es", "ed", "s"):
+        if len(term) > len(suffix) + 2 and term.endswith(suffix):
+            return term[: -len(suffix)]
+    return term
+
+
+def term_spans(text: str, terms: Sequence[str]) -> list[tuple[int, int]]:
+    """Spans of words in ``text`` that start with a (stemmed) query term."""
+    stems = sorted({_stem(t.lower()) for t in terms if t.strip()}, key=len, reverse=True)
+    if not stems:
+        return []
+    pattern = re.compile(r"\b(?:" + "|".join(re.escape(s) for s in stems) + r")\w*", re.IGNORECASE)
+    return [m.span() for m in pattern.finditer(text)]
+
+
+def highlight_terms(text: str, terms: Sequence[str]) -> str:
+    """Escaped ``text`` with the query terms in ``<mark>``."""
+    return mark_spans(text, term_spans(text, terms))
+
+
+def passage_window(text: str, start: int, end: int, context: int = 700) -> tuple[str, int, int, bool, bool]:
+    """Cut ``text`` around ``[start, end)`` at word boundaries; returns the window and shifted offsets."""
+    lo = max(0, start - context)
+    hi = min(len(text), end + context)
+    if lo > 0:
+        space = text.find(" ", lo)
+        lo = space + 1 if 0 <= space < start else lo
+    if hi < len(text):
+        space = text.rfind(" ", end, hi)
+        hi = space if space > end else hi
+    return text[lo:hi], start - lo, end - lo, lo > 0, hi < len(text)
+
+
+def passage_html(text: str, start: int, end: int, context: int = 700) -> str:
+    """A passage of ``text`` with ``[start, end)`` highlighted, in a scrollable box."""
+    window, s, e, cut_before, cut_after = passage_window(text, start, end, context)
+    body = mark_spans(window, [(s, e)])
+    return f'<div class="rag-passage">{"… " if cut_before else ""}{body}{" …" if cut_after else ""}</div>'
+
+
+# -- finding a quote in differently-extracted text ----------------------------------------------
+def _normalised(text: str) -> tuple[str, list[int]]:
+    """Lower-case alphanumerics of ``text`` and, for each, its index in ``text``."""
+    chars: list[str] = []
+    index: list[int] = []
+    for i, ch in enumerate(text):
+        for c in unicodedata.normalize("NFKC", ch).lower():
+            if c.isalnum():
+                chars.append(c)
+                index.append(i)
+    return "".join(chars), index
+
+
+def locate(haystack: str, needle: str, min_block: int = 10, min_coverage: float = 0.6) -> list[tuple[int, int]]:
+    """Character spans of ``haystack`` that hold ``needle``, ignoring case, spacing and punctuation.
+
+    Text extracted by two libraries differs in whitespace, hyphenation and ligatures;
+    comparing alphanumerics only absorbs that. When the quote is not found in one piece
+    (reordered columns, dropped characters), long matching blocks are used instead, and
+    nothing is returned unless they cover ``min_coverage`` of the quote.
+    """
+    hay, hidx = _normalised(haystack)
+    ndl, _ = _normalised(needle)
+    if not hay or not ndl:
+        return []
+    pos = hay.find(ndl)
+    if pos >= 0:
+        return [(hidx[pos], hidx[pos + len(ndl) - 1] + 1)]
+    blocks = [b for b in SequenceMatcher(None, hay, ndl, autojunk=False).get_matching_blocks() if b.size >= min_block]
+    if sum(b.size for b in blocks) < min_coverage * len(ndl):
+        return []
+    return [(hidx[b.a], hidx[b.a + b.size - 1] + 1) for b in blocks]

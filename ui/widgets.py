@@ -1,0 +1,106 @@
+"""Streamlit pieces shared by several pages: scope filters, sources, the citation viewer."""
+
+from __future__ import annotations
+
+import html
+import logging
+import mimetypes
+from collections.abc import Sequence
+from pathlib import Path
+
+import streamlit as st
+
+from rag.engine import RAG
+from rag.types import Citation, Hit
+from ui import render
+from ui.pdfview import PageImage, render_page
+
+logger = logging.getLogger(__name__)
+
+
+def show_html(body: str) -> None:
+    """Show trusted markup (callers escape every piece of document text) with the app's CSS."""
+    st.html(render.CSS + body)
+
+
+def scope_filters(engine: RAG, key: str, where=None) -> tuple[list[str] | None, list[int] | None]:
+    """Collection and document pickers; an empty choice means "everything"."""
+    where = where or st
+    names = [c["name"] for c in engine.store.collections()]
+    chosen = where.multiselect(
+        "Collections",
+        names,
+        key=f"{key}-collections",
+        placeholder="All collections",
+        help="Only search these collections (leave empty for all).",
+    )
+    docs = engine.store.documents(chosen or None)
+    labels = {d.id: f"{render.short_name(d.name)} ({d.collection})" for d in docs}
+    current = [i for i in st.session_state.get(f"{key}-docs", []) if i in labels]
+    if st.session_state.get(f"{key}-docs") is not None and current != st.session_state[f"{key}-docs"]:
+        st.session_state[f"{key}-docs"] = current  # drop documents that left the scope
+    doc_ids = where.multiselect(
+        "Documents",
+        list(labels),
+        format_func=lambda i: labels.get(i, str(i)),
+        key=f"{key}-docs",
+        placeholder="All documents",
+        help="Only search these documents (leave empty for all).",
+    )
+    return (chosen or None), (doc_ids or None)
+
+
+def source_label(n: int, hit: Hit) -> str:
+    return f"[{n}] {render.short_name(hit.doc, 40)} · p. {hit.page}"
+
+
+def sources_list(hits: Sequence[Hit], expanded: bool = False) -> None:
+    """The passages an answer was built from, each expandable."""
+    if not hits:
+        return
+    with st.expander(f"Sources ({len(hits)})", expanded=expanded, icon=":material/library_books:"):
+        for n, h in enumerate(hits, 1):
+            show_html(
+                f'<div class="rag-name"><b>[{n}]</b> {html.escape(h.doc)} · page {h.page}</div>'
+                f'<div class="rag-passage">{html.escape(h.text)}</div>'
+            )
+
+
+@st.cache_data(max_entries=64, show_spinner=False)
+def _page_image(path: str, mtime: float, page: int, quote: str) -> PageImage:
+    return render_page(Path(path), page, quote)
+
+
+def citation_viewer(engine: RAG, c: Citation, key: str) -> None:
+    """The cited page with the supporting quote highlighted, plus a download of the original."""
+    doc = engine.store.document(c.doc_id) if c.doc_id else None
+    if doc is None:
+        st.warning(f"{c.doc} is no longer in the library (it was deleted after this answer).")
+        return
+    path = engine.store.data_dir / doc.stored_path if doc.stored_path else None
+    show_html(f'<div class="rag-name"><b>{html.escape(doc.name)}</b> · page {c.page} of {doc.n_pages}</div>')
+    shown = False
+    if path is not None and path.suffix.lower() == ".pdf" and path.exists():
+        with st.spinner("Rendering the page…"):
+            img = _page_image(str(path), path.stat().st_mtime, c.page, c.quote)
+        st.image(img.image, width="stretch", caption=f"{doc.name}, page {c.page}")
+        shown = bool(img.boxes)
+        if not shown:
+            st.caption("The passage could not be located on the page image; here it is in the extracted text:")
+    if not shown:
+        text = engine.store.page_text(doc.id, c.page)
+        start, end = c.quote_start, c.quote_end
+        if not (0 <= start < end <= len(text)) or text[start:end].strip() != c.quote.strip():
+            spans = render.locate(text, c.quote)
+            start, end = (spans[0][0], spans[-1][1]) if spans else (0, 0)
+        show_html(render.passage_html(text, start, end))
+    if path is not None and path.exists():
+        st.download_button(
+            f"Download {render.short_name(Path(doc.name).name, 40)}",
+            data=lambda p=path: p.read_bytes(),
+            file_name=Path(doc.name).name,
+            mime=mimetypes.guess_type(doc.name)[0] or "application/octet-stream",
+            key=f"{key}-download",
+            icon=":material/download:",
+            on_click="ignore",
+        )
