@@ -63,7 +63,12 @@ def split_claims(answer: str) -> list[tuple[str, list[int]]]:
     if not answer:
         return []
     # Move markers that follow a full stop in front of it: "x. [1]" -> "x [1]."
-    answer = re.sub(r"([.!?])\s*((?:\[\s*[\d,\s\-–]+\]\s*)+)", lambda m: " " + m.group(2).strip() + m.group(1), answer)
+    # (keep the whitespace after the markers: it separates this sentence from the next).
+    answer = re.sub(
+        r"([.!?])\s*((?:\[\s*[\d,\s\-–]+\]\s*)+)",
+        lambda m: " " + m.group(2).strip() + m.group(1) + m.group(2)[len(m.group(2).rstrip()) :],
+        answer,
+    )
     parts = [p for p in re.split(r"(?<=[.!?])\s+|\n+", answer) if p.strip()]
     claims = []
     for part in parts:
