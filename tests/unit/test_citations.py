@@ -1,0 +1,145 @@
+"""Citations: markers parsed, claims checked against the passages they cite."""
+
+from __future__ import annotations
+
+import pytest
+
+from rag.citations import lexical_support, parse_markers, split_claims, strip_markers, verify_answer
+from rag.types import Hit
+from tests.fakes import FakeEmbedder
+
+PAGES = {
+    ("history.pdf", 3): (
+        "Harbor history, chapter two. The lighthouse was built in 1872 by the harbour board. "
+        "It stands on the north cape, forty metres above the water."
+    ),
+    ("coffee.txt", 1): "Brewing guide. Coffee should be brewed at 93 degrees Celsius for four minutes.",
+    ("tides.md", 2): "Tides. A spring tide happens twice a month, near the new and the full moon.",
+}
+
+
+def _hit(n: int, doc: str, page: int, start_phrase: str) -> Hit:
+    text = PAGES[(doc, page)]
+    start = text.index(start_phrase)
+    return Hit(chunk_id=100 + n, doc=doc, page=page, text=text[start:], score=1.0 / n, rank=n,
+               start=start, end=len(text), doc_id=n)
+
+
+@pytest.fixture
+def hits() -> list[Hit]:
+    return [
+        _hit(1, "history.pdf", 3, "The lighthouse"),
+        _hit(2, "coffee.txt", 1, "Coffee"),
+        _hit(3, "tides.md", 2, "A spring tide"),
+    ]
+
+
+# -- parsing ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("Built in 1872 [1].", [1]),
+        ("Both [1, 2] agree.", [1, 2]),
+        ("See [2-3].", [2, 3]),
+        ("See [2–4] and [1].", [2, 3, 4, 1]),
+        ("Repeated [2] and [2] and [1,2].", [2, 1]),
+        ("[3][1]", [3, 1]),
+        ("Spaced [ 4 ].", [4]),
+        ("No markers here.", []),
+        ("Junk [a] [] [1a] [-] [see 2] (1) {2}", []),
+        ("A year [1872] in brackets.", [1872]),  # parsed; verify_answer drops numbers past the passages
+    ],
+)
+def test_parse_markers(text, expected):
+    assert parse_markers(text) == expected
+
+
+def test_strip_markers_leaves_clean_text():
+    assert strip_markers("Built in 1872 [1] by the board [2, 3] .") == "Built in 1872 by the board."
+
+
+def test_split_claims_keeps_markers_with_their_sentence():
+    claims = split_claims("The tower was built in 1872. [1] It was automated in 1968 [2][3].\nKeepers left.")
+    assert claims == [
+        ("The tower was built in 1872.", [1]),
+        ("It was automated in 1968.", [2, 3]),
+        ("Keepers left.", []),
+    ]
+
+
+def test_split_claims_of_empty_and_marker_only_answers():
+    assert split_claims("") == []
+    assert split_claims("   [1] [2]  ") == []
+
+
+# -- verification ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("embed", [None, FakeEmbedder().embed_passages], ids=["lexical", "with-embeddings"])
+def test_a_claim_citing_the_wrong_passage_moves_to_the_supporting_one(hits, embed):
+    v = verify_answer("The lighthouse was built in 1872 [2].", hits, embed)
+    assert v.claims[0].supported
+    assert v.claims[0].citations == [1]
+    assert "[1]" in v.answer and "[2]" not in v.answer and "1872" in v.answer
+    assert [(c.n, c.doc, c.page, c.chunk_id) for c in v.citations] == [(1, "history.pdf", 3, 101)]
+
+
+def test_a_correct_citation_is_kept(hits):
+    v = verify_answer("Coffee should be brewed at 93 degrees [2].", hits)
+    assert v.claims[0].citations == [2]
+    assert v.citations[0].doc == "coffee.txt"
+
+
+def test_citations_quote_the_supporting_sentence_with_page_offsets(hits):
+    v = verify_answer("The lighthouse was built in 1872 [1]. Spring tides come twice a month near the new moon [3].", hits)
+    assert [c.n for c in v.citations] == [1, 3]
+    for c in v.citations:
+        page_text = PAGES[(c.doc, c.page)]
+        assert page_text[c.quote_start : c.quote_end] == c.quote
+    assert v.citations[0].quote == "The lighthouse was built in 1872 by the harbour board."
+    assert "spring tide happens twice a month" in v.citations[1].quote
+
+
+def test_numbers_must_match(hits):
+    v = verify_answer("The lighthouse was built in 1875 [1].", hits)
+    assert not v.claims[0].supported
+    assert v.citations == []
+    assert lexical_support("built in 1875", "was built in 1872") == 0.0
+    assert lexical_support("built in 1872", "was built in 1872") == 1.0
+
+
+@pytest.mark.parametrize("policy", ["flag", "drop"])
+def test_unsupported_claims_are_flagged_or_dropped(hits, policy):
+    v = verify_answer("The moon is made of green cheese [1]. Coffee is brewed at 93 degrees [2].", hits, policy=policy)
+    assert [c.supported for c in v.claims] == [False, True]
+    assert v.claims[0].citations == []
+    assert [c.n for c in v.citations] == [2]
+    if policy == "drop":
+        assert "cheese" not in v.answer
+    else:
+        assert "cheese" in v.answer and "cheese [" not in v.answer  # kept, but cites nothing
+    assert "93 degrees" in v.answer and "[2]" in v.answer
+
+
+def test_markers_pointing_at_no_passage_are_dropped(hits):
+    v = verify_answer("Coffee is brewed at 93 degrees [7].", hits)
+    assert "[7]" not in v.answer
+    assert all(1 <= c.n <= len(hits) for c in v.citations)
+    assert v.claims[0].citations == [2]  # re-attributed to the passage that supports it
+
+
+def test_a_claim_supported_by_two_cited_passages_keeps_both():
+    text = "The museum opens at 9 am on weekdays."
+    a = Hit(1, "a.pdf", 1, text, 1.0, start=0, end=len(text))
+    b = Hit(2, "b.pdf", 4, text, 0.9, start=0, end=len(text))
+    v = verify_answer("The museum opens at 9 am on weekdays [1, 2].", [a, b])
+    assert v.claims[0].citations == [1, 2]
+    assert [(c.doc, c.page) for c in v.citations] == [("a.pdf", 1), ("b.pdf", 4)]
+
+
+def test_nothing_to_verify(hits):
+    assert verify_answer("", hits).claims == []
+    v = verify_answer("Something [1].", [])
+    assert v.citations == [] and not v.claims[0].supported
