@@ -90,6 +90,7 @@ def parse_qa(obj: Any, line: int = 0) -> QA:
 def normalise(text: str) -> str:
     text = unicodedata.normalize("NFKC", text).lower()
     text = text.replace("\u2019", "'").replace("\u2013", "-").replace("\u2014", "-")
+    text = re.sub(r"(?<=\d),(?=\d{3}(?!\d))", "", text)  # 1,200 == 1200
     text = re.sub(r"[^\w%$.\- ]+", " ", text)
     text = re.sub(r"(?<!\d)\.|\.(?!\d)", " ", text)
     return re.sub(r"\s+", " ", text).strip()
