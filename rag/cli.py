@@ -53,11 +53,11 @@ class _Progress:
     def __init__(self, enabled: bool) -> None:
         self.enabled = enabled
         self.t0 = time.perf_counter()
+        self.reported: set[int] = set()
 
     def __call__(self, done: int, total: int, result) -> None:
         if result.status == "failed":
-            self._clear()
-            print(f"failed: {result.name}: {result.reason}", file=sys.stderr)
+            self.fail(result)
         for w in getattr(result, "warnings", []):
             self._clear()
             print(f"warning: {result.name}: {w}", file=sys.stderr)
@@ -73,6 +73,14 @@ class _Progress:
         if done == total:
             sys.stderr.write("\n")
 
+    def fail(self, result) -> None:
+        """One line on stderr naming the file and the reason (once per result)."""
+        if id(result) in self.reported:
+            return
+        self.reported.add(id(result))
+        self._clear()
+        print(f"failed: {result.name}: {result.reason}", file=sys.stderr)
+
     def _clear(self) -> None:
         if self.enabled:
             sys.stderr.write("\r" + " " * 100 + "\r")
@@ -85,6 +93,8 @@ def cmd_ingest(args) -> int:
         args.paths, args.collection or "default", progress,
         on_wait=lambda m: print(m, file=sys.stderr),
     )
+    for r in report.failed:  # e.g. a path that does not exist never reaches the progress bar
+        progress.fail(r)
     if args.json:
         print(json.dumps({
             "added": report.count("added"), "replaced": report.count("replaced"),
