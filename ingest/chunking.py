@@ -14,7 +14,7 @@ from rag.types import ChunkSpan, Page
 
 # A sentence ends at . ! ? (optionally followed by quotes/brackets) before whitespace,
 # or at a line break that ends a short line (headings, table rows, list items).
-_SENTENCE_END = re.compile(r"(?<=[.!?])[\"')\]]*\s+|\n\s*\n|\n(?=[\-\u2022*•\d]+[.)]?\s)|\n(?=[A-Z][^\n]{0,60}\n)")
+_SENTENCE_END = re.compile(r"(?<=[.!?])([\"')\]]*)\s+|\n\s*\n|\n(?=[\-\u2022*•\d]+[.)]?\s)|\n(?=[A-Z][^\n]{0,60}\n)")
 
 
 class Tokenizer(Protocol):
@@ -37,7 +37,9 @@ def split_sentences(text: str) -> list[tuple[int, int]]:
     spans: list[tuple[int, int]] = []
     pos = 0
     for m in _SENTENCE_END.finditer(text):
-        spans.append((pos, m.start()))
+        # Closing quotes and brackets after the full stop belong to the sentence.
+        end = m.end(1) if m.group(1) else m.start()
+        spans.append((pos, end))
         pos = m.end()
     spans.append((pos, len(text)))
     out = []
