@@ -1,0 +1,161 @@
+"""The RAG facade with fake models: streaming, abstention, follow-ups, deletion, status."""
+
+from __future__ import annotations
+
+import pytest
+
+from rag.engine import RAG
+from rag.prompts import NO_ANSWER
+from rag.types import Answer
+from tests.fakes import FakeEmbedder, FakeGenerator
+
+FACTS = {
+    "lighthouse.md": "The Harbor Point lighthouse was built in 1872 by the harbour board.\n\n"
+    "Its lamp was automated in 1968 and the keepers left the island.",
+    "coffee.txt": "Coffee should be brewed at 93 degrees Celsius for four minutes.\n\n"
+    "Grind the beans coarsely for a French press.",
+}
+
+
+@pytest.fixture
+def docs(tmp_path):
+    folder = tmp_path / "docs"
+    folder.mkdir()
+    for name, text in FACTS.items():
+        (folder / name).write_text(text)
+    return folder
+
+
+@pytest.fixture
+def rag(fake_rag, docs) -> RAG:
+    report = fake_rag.ingest_paths([docs])
+    assert report.count("added") == 2
+    return fake_rag
+
+
+def test_ask_stream_yields_sources_then_tokens_then_the_answer(rag):
+    events = list(rag.ask_stream("When was the Harbor Point lighthouse built?"))
+    kinds = [e.kind for e in events]
+    assert kinds[0] == "sources" and kinds[-1] == "done"
+    assert set(kinds[1:-1]) == {"token"} and len(kinds) > 3
+    answer: Answer = events[-1].value
+    streamed = "".join(e.value for e in events if e.kind == "token")
+    assert "1872" in streamed
+    assert not answer.abstained
+    assert answer.sources == events[0].value
+    assert answer.citations and answer.citations[0].doc == "lighthouse.md" and answer.citations[0].page == 1
+    assert {"retrieval", "first_token", "total"} <= set(answer.timings)
+
+
+def test_citations_point_at_the_passages_shown(rag):
+    answer = rag.ask("How hot should coffee be brewed?")
+    for c in answer.citations:
+        source = answer.sources[c.n - 1]
+        assert (source.doc, source.page, source.chunk_id) == (c.doc, c.page, c.chunk_id)
+        page = rag.store.page_text(source.doc_id, source.page)
+        assert page[c.quote_start : c.quote_end] == c.quote
+
+
+def test_an_empty_index_abstains_without_calling_the_model(fake_rag):
+    events = list(fake_rag.ask_stream("What is in the documents?"))
+    answer = events[-1].value
+    assert answer.abstained and answer.answer == NO_ANSWER and answer.citations == []
+    assert fake_rag._generator.prompts == []
+
+
+def test_irrelevant_passages_lead_to_abstention(rag):
+    answer = rag.ask("zebra quantum saxophone?")
+    assert max(h.dense_score for h in answer.sources) < rag.settings.min_relevance
+    assert answer.abstained and answer.answer == NO_ANSWER
+    assert rag._generator.prompts == []
+
+
+def test_the_models_own_abstention_is_recognised(settings, docs):
+    rag = RAG(settings, FakeEmbedder(), FakeGenerator(reply=NO_ANSWER))
+    rag.ingest_paths([docs])
+    answer = rag.ask("When was the Harbor Point lighthouse built?")
+    assert answer.abstained and answer.citations == []
+
+
+def test_an_answer_with_no_supported_claim_abstains(settings, docs):
+    rag = RAG(settings, FakeEmbedder(), FakeGenerator(reply="The lighthouse was painted purple in 1999 [1]."))
+    rag.ingest_paths([docs])
+    answer = rag.ask("When was the Harbor Point lighthouse built?")
+    assert answer.abstained and answer.answer == NO_ANSWER
+    assert answer.claims and not answer.claims[0].supported
+    assert "purple" in answer.raw_answer
+
+
+def test_a_wrong_citation_is_corrected(settings, docs):
+    # Both passages are retrieved; the model cites the coffee passage for a lighthouse fact.
+    reply = "The Harbor Point lighthouse was built in 1872 [2]."
+    rag = RAG(settings, FakeEmbedder(), FakeGenerator(reply=reply))
+    rag.ingest_paths([docs])
+    answer = rag.ask("When was the Harbor Point lighthouse built, and how hot should coffee be?", k=4)
+    assert not answer.abstained
+    assert {c.doc for c in answer.citations} == {"lighthouse.md"}
+
+
+def test_follow_up_questions_search_with_the_conversation(rag):
+    history = [
+        {"role": "user", "content": "When was the Harbor Point lighthouse built?"},
+        {"role": "assistant", "content": "In 1872 [1]."},
+    ]
+    answer = rag.ask("And when was it automated?", history)
+    assert "lighthouse" in answer.standalone_question.lower()
+    assert answer.sources[0].doc == "lighthouse.md"
+    assert answer.to_json()["standalone_question"] == answer.standalone_question
+
+
+def test_the_prompt_fits_the_generators_context_window(settings, tmp_path):
+    folder = tmp_path / "many"
+    folder.mkdir()
+    for i in range(5):
+        (folder / f"note{i}.md").write_text(f"Harbour note {i}: " + "the tide pool holds crabs and anemones. " * 8)
+    small = FakeGenerator(context_window=settings.llm_max_new_tokens + 200 + 130)
+    rag = RAG(settings, FakeEmbedder(), small)
+    rag.ingest_paths([folder])
+    rag.ask("What does the tide pool hold?", k=4)
+    small_prompt = small.prompts[-1][-1]["content"]
+    assert small_prompt.count("<<<") == 1  # one ~110-token passage fits a 130-token budget, not two
+    big = FakeGenerator()
+    RAG(settings, FakeEmbedder(), big).ask("What does the tide pool hold?", k=4)
+    assert big.prompts[-1][-1]["content"].count("<<<") == 4
+
+
+def test_deleting_a_document_removes_it_from_search(rag):
+    doc = rag.store.find_document("coffee.txt")
+    rag.delete_document(doc.id)
+    for mode in ("hybrid", "dense", "bm25"):
+        assert all(h.doc != "coffee.txt" for h in rag.search("coffee brewed degrees", k=10, mode=mode))
+    assert rag.index.ntotal == rag.store.chunk_count()
+
+
+def test_collections_restrict_answers(settings, docs, tmp_path):
+    rag = RAG(settings, FakeEmbedder(), FakeGenerator())
+    rag.ingest_paths([docs / "lighthouse.md"], collection="history")
+    rag.ingest_paths([docs / "coffee.txt"], collection="kitchen")
+    answer = rag.ask("How hot should coffee be brewed?", collections=["history"])
+    assert all(h.collection == "history" for h in answer.sources)
+    rag.delete_collection("kitchen")
+    assert [d.name for d in rag.store.documents()] == ["lighthouse.md"]
+    assert rag.index.ntotal == rag.store.chunk_count()
+
+
+def test_a_restarted_engine_finds_the_same_passages(rag, settings):
+    before = [h.chunk_id for h in rag.search("lighthouse automated", k=3)]
+    again = RAG(settings, FakeEmbedder(), FakeGenerator())
+    assert [h.chunk_id for h in again.search("lighthouse automated", k=3)] == before
+
+
+def test_status_reports_the_data_directory(rag):
+    status = rag.status()
+    assert status["documents"] == 2 and status["chunks"] >= 2 and status["pages"] == 2
+    assert status["embed_model_index"] == status["embed_model_configured"] == FakeEmbedder.name
+    assert status["index_files_bytes"] > 0
+
+
+def test_reindex_keeps_documents_searchable(rag):
+    assert rag.reindex() == 2
+    assert rag.search("coffee brewed", k=1)[0].doc == "coffee.txt"
+    assert rag.index.ntotal == rag.store.chunk_count()
