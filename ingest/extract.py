@@ -13,10 +13,10 @@ import logging
 import multiprocessing as mp
 import time
 from collections import deque
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from multiprocessing.connection import wait
 from pathlib import Path
-from typing import Iterator, Sequence
 
 from ingest.loaders import Loaded, LoadLimits, load_bytes
 from rag.errors import IngestError
@@ -30,30 +30,84 @@ class ExtractJob:
     path: Path  # where the bytes are
 
 
-def _worker(conn, job: ExtractJob, limits: LoadLimits, max_memory_mb: int) -> None:
+def _harden(limits: LoadLimits, max_memory_mb: int, timeout_s: float) -> None:
+    """Limits for a parser process: memory, CPU time, recursion; die with the parent; quiet pypdf."""
+    import resource
+    import sys
+
+    if max_memory_mb > 0:
+        soft = max_memory_mb * 1024 * 1024
+        resource.setrlimit(resource.RLIMIT_AS, (soft, soft))
+    if timeout_s > 0:
+        # A backstop for the parent's wall-clock deadline: it also holds if the parent was killed.
+        cpu = int(timeout_s) + 5
+        resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 5))
+    sys.setrecursionlimit(5000)
+    try:  # Linux: die when the forkserver (which dies with the ingesting process) goes away.
+        import ctypes
+        import signal
+
+        ctypes.CDLL(None, use_errno=True).prctl(1, int(signal.SIGKILL))  # PR_SET_PDEATHSIG
+    except Exception:  # noqa: BLE001 - best effort (not Linux)
+        pass
+    # pypdf logs every oddity of a broken file as a warning; the reason we report is enough.
+    logging.getLogger("pypdf").setLevel(logging.CRITICAL)
+
+
+def _worker(conn, job: ExtractJob, limits: LoadLimits, max_memory_mb: int, timeout_s: float = 0.0) -> None:
+    """Parse one file and send back ``("ok", Loaded)`` or ``("error", reason)``.
+
+    Only plain values cross the pipe, so nothing depends on how exceptions pickle.
+    """
+    result: tuple[str, object]
     try:
-        if max_memory_mb > 0:
-            import resource
-
-            soft = max_memory_mb * 1024 * 1024
-            resource.setrlimit(resource.RLIMIT_AS, (soft, soft))
-        import sys
-
-        sys.setrecursionlimit(5000)
+        _harden(limits, max_memory_mb, timeout_s)
         data = job.path.read_bytes()
-        result: object = load_bytes(job.name, data, limits)
+        result = ("ok", load_bytes(job.name, data, limits))
     except IngestError as e:
-        result = e
+        result = ("error", e.reason)
     except MemoryError:
-        result = IngestError(job.name, "too large to extract within the memory limit (possible decompression bomb)")
+        result = (
+            "error",
+            f"too large to extract within the {max_memory_mb} MB memory limit (possible decompression bomb)",
+        )
+    except RecursionError:
+        result = ("error", "malformed file: objects nest too deeply or refer to themselves")
     except BaseException as e:  # noqa: BLE001 - report anything as a failed file
-        result = IngestError(job.name, f"could not be read ({type(e).__name__}: {str(e)[:160]})")
+        result = ("error", f"could not be read ({type(e).__name__}: {str(e)[:160]})")
     try:
         conn.send(result)
-    except Exception as e:  # noqa: BLE001 - e.g. unpicklable or too big
-        conn.send(IngestError(job.name, f"could not be read ({type(e).__name__})"))
+    except Exception as e:  # noqa: BLE001 - e.g. too big for memory
+        try:
+            conn.send(("error", f"could not be read ({type(e).__name__})"))
+        except Exception:  # noqa: BLE001 - the parent sees EOF and reports a crash
+            pass
     finally:
         conn.close()
+
+
+def _received(name: str, message: object) -> Loaded | IngestError:
+    if isinstance(message, tuple) and len(message) == 2:
+        kind, value = message
+        if kind == "ok" and isinstance(value, Loaded):
+            return value
+        if kind == "error":
+            return IngestError(name, str(value))
+    return IngestError(name, "the parser returned nothing usable")
+
+
+def _crash_reason(proc, timeout_s: float) -> str:
+    import signal
+
+    proc.join(1)
+    code = proc.exitcode
+    if code is not None and code < 0:
+        if -code in (signal.SIGXCPU, signal.SIGKILL) and timeout_s > 0:
+            return (
+                f"the parser was stopped: over {timeout_s:g} s of CPU time or out of memory (raise RAG_FILE_TIMEOUT_S)"
+            )
+        return f"the parser crashed (signal {-code}; possibly out of memory)"
+    return "the parser crashed"
 
 
 _CTX = None
@@ -100,7 +154,7 @@ def extract_all(
             while pending and len(running) < workers and len(done) < workers * 4:
                 i, job = pending.popleft()
                 parent, child = ctx.Pipe(duplex=False)
-                proc = ctx.Process(target=_worker, args=(child, job, limits, max_memory_mb), daemon=True)
+                proc = ctx.Process(target=_worker, args=(child, job, limits, max_memory_mb, timeout_s), daemon=True)
                 proc.start()
                 child.close()
                 running[i] = (proc, parent, time.monotonic() + timeout_s)
@@ -115,14 +169,13 @@ def extract_all(
                 i = conns[conn]
                 proc, _, _ = running.pop(i)
                 try:
-                    done[i] = conn.recv()
+                    done[i] = _received(jobs[i].name, conn.recv())
                 except (EOFError, OSError):
-                    proc.join(1)
-                    code = proc.exitcode
-                    reason = "the parser crashed"
-                    if code is not None and code < 0:
-                        reason += f" (signal {-code}; possibly out of memory)"
-                    done[i] = IngestError(jobs[i].name, reason)
+                    done[i] = IngestError(jobs[i].name, _crash_reason(proc, timeout_s))
+                except Exception as e:  # noqa: BLE001 - a message that does not unpickle
+                    done[i] = IngestError(
+                        jobs[i].name, f"the parser returned an unreadable result ({type(e).__name__})"
+                    )
                 conn.close()
                 proc.join(5)
             now = time.monotonic()

@@ -39,21 +39,39 @@ class Loaded:
 
 
 def sniff(data: bytes) -> str:
-    """A short description of what the bytes look like, for error messages."""
-    head = data[:1024].lstrip().lower()
+    """A short description of what the bytes look like, for error messages.
+
+    Signatures are matched exactly (case-sensitive, at the start), so a text file that
+    merely begins with "GIF89a" or mentions "%PDF-" in its first lines is still text.
+    """
     if not data:
         return "empty"
-    if head.startswith(b"%pdf") or b"%pdf-" in data[:1024]:
+    head = data[:1024]
+    stripped = head.lstrip(b"\xef\xbb\xbf \t\r\n\f")
+    if stripped.startswith(b"%PDF-"):
         return "pdf"
-    if head.startswith((b"<!doctype html", b"<html")) or b"<html" in head[:200]:
-        return "html"
-    if head.startswith(b"pk\x03\x04"):
+    if head.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return "utf16"
+    if head.startswith(b"PK\x03\x04"):
         return "zip"
-    if head.startswith((b"\x89png", b"\xff\xd8\xff", b"gif8")):
+    if head.startswith((b"\x89PNG\r\n\x1a\n", b"\xff\xd8\xff", b"GIF87a", b"GIF89a")):
         return "image"
+    low = stripped.lower()
+    if low.startswith((b"<!doctype html", b"<html")) or b"<html" in low[:200]:
+        return "html"
+    if b"%PDF-" in head and not _is_utf8(data[:4096]):
+        return "pdf"  # readers accept a PDF header after up to 1 KB of junk
     if b"\x00" in data[:4096]:
         return "binary"
     return "text"
+
+
+def _is_utf8(data: bytes) -> bool:
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError as e:
+        return e.start >= len(data) - 3  # a character cut at the end of the sample is fine
+    return True
 
 
 def load_bytes(name: str, data: bytes, limits: LoadLimits) -> Loaded:
@@ -74,6 +92,8 @@ def load_bytes(name: str, data: bytes, limits: LoadLimits) -> Loaded:
         if kind != "pdf":
             raise IngestError(name, f"not a PDF: the file contains {_describe(kind)}")
         return load_pdf(name, data, limits)
+    if kind == "utf16":
+        raise IngestError(name, "UTF-16 text, not UTF-8: save it as UTF-8 and try again")
     if kind in ("pdf", "zip", "image", "binary"):
         raise IngestError(name, f"not a text file: the file contains {_describe(kind)}")
     return load_text(name, data, limits)
@@ -88,6 +108,7 @@ def _describe(kind: str) -> str:
         "text": "plain text",
         "pdf": "a PDF",
         "empty": "nothing",
+        "utf16": "UTF-16 text",
     }.get(kind, kind)
 
 
@@ -96,8 +117,9 @@ def load_text(name: str, data: bytes, limits: LoadLimits) -> Loaded:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as e:
         raise IngestError(
-            name, f"not valid UTF-8 text (invalid byte 0x{data[e.start]:02x} at offset {e.start}); "
-            "save it as UTF-8 and try again"
+            name,
+            f"not valid UTF-8 text (invalid byte 0x{data[e.start]:02x} at offset {e.start}); "
+            "save it as UTF-8 and try again",
         ) from None
     text = clean_text(text)
     if not text:
@@ -106,62 +128,113 @@ def load_text(name: str, data: bytes, limits: LoadLimits) -> Loaded:
 
 
 def load_pdf(name: str, data: bytes, limits: LoadLimits) -> Loaded:
+    """Extract the text of each page. Limits: pages, characters per page; pypdf's own stream limits."""
     try:
         from pypdf import PdfReader
         from pypdf.errors import FileNotDecryptedError, PdfReadError
     except ImportError as e:  # pragma: no cover - pypdf is a hard dependency
         raise IngestError(name, f"pypdf is not installed ({e})") from None
+    try:
+        from pypdf.errors import LimitReachedError
+    except ImportError:  # pragma: no cover - pypdf < 5 has no safety limits of its own
 
+        class LimitReachedError(Exception):  # type: ignore[no-redef]
+            pass
+
+    if not _has_eof_marker(data):
+        raise IngestError(
+            name, "truncated PDF: the end of the file is missing (no %%EOF marker); download or export it again"
+        )
     try:
         reader = PdfReader(io.BytesIO(data), strict=False)
         if reader.is_encrypted:
             _decrypt(name, reader, limits.passwords)
+        declared = _declared_pages(reader)
+        if declared > limits.max_pages:
+            raise IngestError(name, _too_many_pages(declared, limits))
         n_pages = len(reader.pages)
     except IngestError:
         raise
     except FileNotDecryptedError:
         raise IngestError(name, "encrypted PDF: password required (add it to RAG_PDF_PASSWORDS)") from None
-    except (PdfReadError, ValueError, KeyError, TypeError, AttributeError, IndexError, OSError) as e:
-        raise IngestError(name, f"corrupt or truncated PDF ({_short(e)})") from None
+    except LimitReachedError as e:
+        raise IngestError(name, f"the PDF exceeds a safety limit of the reader ({_short(e)})") from None
     except RecursionError:
-        raise IngestError(name, "malformed PDF: object references nest too deeply or loop") from None
+        raise IngestError(name, "malformed PDF: objects nest too deeply or refer to themselves") from None
+    except Exception as e:  # noqa: BLE001 - pypdf raises many types on broken files
+        if _caused_by(e, RecursionError):
+            raise IngestError(name, "malformed PDF: objects nest too deeply or refer to themselves") from None
+        if isinstance(e, (PdfReadError, ValueError, KeyError, TypeError, AttributeError, IndexError, OSError)):
+            raise IngestError(name, f"corrupt PDF ({_short(e)})") from None
+        raise
     if n_pages == 0:
         raise IngestError(name, "PDF has no pages")
     if n_pages > limits.max_pages:
-        raise IngestError(
-            name, f"PDF has {n_pages} pages, over the limit of {limits.max_pages} (raise RAG_MAX_PAGES)"
-        )
+        raise IngestError(name, _too_many_pages(n_pages, limits))
     pages: list[Page] = []
     warnings: list[str] = []
     failed = 0
     for i in range(n_pages):
         try:
             raw = reader.pages[i].extract_text() or ""
-        except RecursionError:
-            failed += 1
-            warnings.append(f"page {i + 1}: malformed content (references nest too deeply)")
-            continue
+        except LimitReachedError as e:
+            raise IngestError(
+                name,
+                f"page {i + 1} inflates beyond the reader's safety limit (possible decompression bomb: {_short(e)})",
+            ) from None
         except MemoryError:
             raise IngestError(name, f"page {i + 1} is too large to extract (possible decompression bomb)") from None
+        except RecursionError:
+            failed += 1
+            warnings.append(f"page {i + 1}: malformed content (objects nest too deeply); page skipped")
+            continue
         except Exception as e:  # noqa: BLE001 - pypdf raises many types on broken pages
             failed += 1
-            warnings.append(f"page {i + 1}: could not extract text ({_short(e)})")
+            warnings.append(f"page {i + 1}: could not extract text ({_short(e)}); page skipped")
             continue
         if len(raw) > limits.max_page_chars:
-            warnings.append(f"page {i + 1}: text cut to {limits.max_page_chars} characters")
+            warnings.append(f"page {i + 1}: text cut to {limits.max_page_chars} characters (RAG_MAX_PAGE_CHARS)")
             raw = raw[: limits.max_page_chars]
         text = clean_text(raw)
         if text:
             pages.append(Page(i + 1, text))
     if not pages:
         if failed == n_pages:
-            raise IngestError(name, "corrupt PDF: no page could be read")
+            raise IngestError(name, f"corrupt PDF: no page could be read ({warnings[0].split(': ', 1)[1]})")
         raise IngestError(
             name,
             "no text layer — needs OCR (the PDF contains only images or scanned pages; "
             "OCR is not available in this installation)",
         )
     return Loaded(pages=pages, n_pages=n_pages, warnings=warnings)
+
+
+def _has_eof_marker(data: bytes) -> bool:
+    """True if ``%%EOF`` is within the last 1024 bytes, where readers such as Acrobat require it."""
+    return b"%%EOF" in data.rstrip(b"\x00\t\n\r\f ")[-1024:]
+
+
+def _declared_pages(reader) -> int:
+    """The page count the file declares (``/Root /Pages /Count``), read before walking the page tree."""
+    try:
+        return int(reader.trailer["/Root"]["/Pages"]["/Count"])
+    except Exception:  # noqa: BLE001 - missing or malformed: the page tree walk decides
+        return 0
+
+
+def _too_many_pages(n: int, limits: LoadLimits) -> str:
+    return f"PDF has {n} pages, over the limit of {limits.max_pages} (raise RAG_MAX_PAGES to allow it)"
+
+
+def _caused_by(e: BaseException, kind: type[BaseException]) -> bool:
+    seen = 0
+    cur: BaseException | None = e
+    while cur is not None and seen < 20:
+        if isinstance(cur, kind):
+            return True
+        cur = cur.__cause__ or cur.__context__
+        seen += 1
+    return False
 
 
 def _decrypt(name: str, reader, passwords: tuple[str, ...]) -> None:

@@ -1,0 +1,292 @@
+"""A corpus of hostile and broken files, generated on demand (nothing binary lives in git).
+
+Each generator returns the bytes of one file. :func:`corpus` returns them all with the
+outcome a user should see: ingested, or skipped with a reason containing ``reason``.
+PDFs are written with reportlab (real text layers), pypdf's writer (encryption,
+JavaScript, attachments) or by hand (:func:`raw_pdf`) when the file must be malformed
+in a way no writer allows.
+"""
+
+from __future__ import annotations
+
+import io
+import random
+import zlib
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+# Words that only occur in the documents that carry them, so a search can prove what is stored.
+GOOD_WORDS = ("quokka", "marmalade", "zeppelin", "tangerine", "obsidian", "saxophone")
+
+
+@dataclass(frozen=True)
+class Case:
+    """One file of the corpus and what ingesting it must do."""
+
+    name: str  # the file name as uploaded
+    data: bytes
+    ok: bool  # True: ingested; False: skipped with a reason
+    reason: str = ""  # a phrase the reason must contain (lower case)
+    word: str = ""  # a word that becomes searchable when ``ok``
+
+
+def text_pdf(pages: Sequence[str]) -> bytes:
+    """A PDF with a real text layer, one string per page (wrapped at ~90 characters)."""
+    from reportlab.lib.pagesizes import A4
+    from reportlab.pdfgen import canvas
+
+    buf = io.BytesIO()
+    c = canvas.Canvas(buf, pagesize=A4, invariant=1)
+    for text in pages:
+        y = 800
+        words = text.split()
+        line: list[str] = []
+        for w in words:
+            if len(" ".join(line + [w])) > 90:
+                c.drawString(50, y, " ".join(line))
+                y -= 14
+                line = []
+            line.append(w)
+        if line:
+            c.drawString(50, y, " ".join(line))
+        c.showPage()
+    c.save()
+    return buf.getvalue()
+
+
+def prose(word: str, sentences: int = 6) -> str:
+    """A few plain sentences mentioning ``word``."""
+    return " ".join(f"Sentence {i} of this page talks about the {word} in some detail." for i in range(sentences))
+
+
+def truncated_pdf() -> bytes:
+    """A valid three-page PDF cut in the middle (no cross-reference table, no %%EOF)."""
+    data = text_pdf([prose("lighthouse", 20), prose("harbour", 20), prose("breakwater", 20)])
+    return data[: len(data) // 2]
+
+
+def random_bytes(n: int = 20_000, seed: int = 1) -> bytes:
+    return random.Random(seed).randbytes(n)
+
+
+def html_page() -> bytes:
+    return b"<!DOCTYPE html>\n<html><head><title>Download</title></head><body><p>Not a PDF</p></body></html>\n"
+
+
+def encrypted_pdf(password: str, text: str) -> bytes:
+    """A PDF that needs ``password`` to open (RC4-128: pypdf decrypts it without extra packages)."""
+    from pypdf import PdfReader, PdfWriter
+
+    writer = PdfWriter(clone_from=PdfReader(io.BytesIO(text_pdf([text]))))
+    writer.encrypt(user_password=password, owner_password=password + "-owner", algorithm="RC4-128")
+    buf = io.BytesIO()
+    writer.write(buf)
+    return buf.getvalue()
+
+
+def image_only_pdf(pages: int = 2) -> bytes:
+    """A 'scanned' PDF: each page is one image, no text layer."""
+    from PIL import Image, ImageDraw
+    from reportlab.lib.pagesizes import A4
+    from reportlab.lib.utils import ImageReader
+    from reportlab.pdfgen import canvas
+
+    img = Image.new("L", (400, 200), 255)
+    draw = ImageDraw.Draw(img)
+    for y in range(20, 180, 20):
+        draw.line((20, y, 380, y), fill=0, width=3)  # looks like lines of text, but is pixels
+    buf = io.BytesIO()
+    c = canvas.Canvas(buf, pagesize=A4, invariant=1)
+    for _ in range(pages):
+        c.drawImage(ImageReader(img), 50, 400, width=400, height=200)
+        c.showPage()
+    c.save()
+    return buf.getvalue()
+
+
+def many_pages_pdf(n: int, word: str = "pagination") -> bytes:
+    """A PDF with ``n`` pages (the first carries text)."""
+    from pypdf import PdfReader, PdfWriter
+
+    first = PdfReader(io.BytesIO(text_pdf([prose(word)])))
+    writer = PdfWriter()
+    writer.add_page(first.pages[0])
+    for _ in range(n - 1):
+        writer.add_blank_page(595, 842)
+    buf = io.BytesIO()
+    writer.write(buf)
+    return buf.getvalue()
+
+
+def raw_pdf(objects: Sequence[bytes], root: int = 1) -> bytes:
+    """Assemble a PDF by hand: ``objects[i]`` is the body of object ``i + 1``; a correct xref is written."""
+    out = bytearray(b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n")
+    offsets = []
+    for i, body in enumerate(objects, 1):
+        offsets.append(len(out))
+        out += b"%d 0 obj\n" % i + body + b"\nendobj\n"
+    xref = len(out)
+    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
+    for off in offsets:
+        out += b"%010d 00000 n \n" % off
+    out += b"trailer\n<< /Size %d /Root %d 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (len(objects) + 1, root, xref)
+    return bytes(out)
+
+
+def _stream(data: bytes, extra: bytes = b"") -> bytes:
+    return b"<< /Length %d %s >>\nstream\n" % (len(data), extra) + data + b"\nendstream"
+
+
+_FONT = b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>"
+
+
+def _text_ops(text: str) -> bytes:
+    return b"BT /F1 12 Tf 72 720 Td (" + text.encode("latin-1") + b") Tj ET\n"
+
+
+def bomb_pdf(inflated_mb: int = 300) -> bytes:
+    """One page whose FlateDecode content stream inflates to ``inflated_mb`` MB (a few hundred KB on disk)."""
+    comp = zlib.compressobj(9)
+    parts = [comp.compress(_text_ops("Decompression bomb ahead"))]
+    block = b" " * (1 << 20)
+    for _ in range(inflated_mb):
+        parts.append(comp.compress(block))
+    parts.append(comp.flush())
+    content = b"".join(parts)
+    return raw_pdf(
+        [
+            b"<< /Type /Catalog /Pages 2 0 R >>",
+            b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+            b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Resources << /Font << /F1 4 0 R >> >> "
+            b"/Contents 5 0 R >>",
+            _FONT,
+            _stream(content, b"/Filter /FlateDecode"),
+        ]
+    )
+
+
+def page_tree_bomb_pdf(fanout: int = 40, depth: int = 6, honest_count: bool = True) -> bytes:
+    """A tiny file whose page tree reuses nodes, so it claims ``fanout ** depth`` pages."""
+    objs = [b"<< /Type /Catalog /Pages 2 0 R >>"]
+    total = fanout**depth
+    # Objects 2 .. depth+1 are tree levels; object depth+2 the single leaf page; then font and content.
+    leaf = depth + 2
+    for level in range(depth):
+        child = 2 + level + 1 if level + 1 < depth else leaf
+        kids = b" ".join(b"%d 0 R" % child for _ in range(fanout))
+        count = fanout ** (depth - level) if honest_count else 1
+        parent = b"" if level == 0 else b"/Parent %d 0 R " % (2 + level - 1)
+        objs.append(b"<< /Type /Pages %s/Kids [%s] /Count %d >>" % (parent, kids, count))
+    objs.append(
+        b"<< /Type /Page /Parent %d 0 R /MediaBox [0 0 612 792] /Resources << /Font << /F1 %d 0 R >> >> "
+        b"/Contents %d 0 R >>" % (depth + 1, leaf + 1, leaf + 2)
+    )
+    objs.append(_FONT)
+    objs.append(_stream(_text_ops(f"One page repeated {total} times")))
+    return raw_pdf(objs)
+
+
+def js_and_attachment_pdf(word: str) -> bytes:
+    """A normal text PDF that also carries JavaScript (OpenAction) and an embedded executable."""
+    from pypdf import PdfReader, PdfWriter
+    from pypdf.generic import DictionaryObject, NameObject, TextStringObject
+
+    writer = PdfWriter(clone_from=PdfReader(io.BytesIO(text_pdf([prose(word)]))))
+    js = DictionaryObject(
+        {
+            NameObject("/S"): NameObject("/JavaScript"),
+            NameObject("/JS"): TextStringObject(
+                "app.alert('pwned'); this.exportDataObject({cName: 'evil.exe', nLaunch: 2});"
+            ),
+        }
+    )
+    writer.root_object[NameObject("/OpenAction")] = writer._add_object(js)
+    writer.add_attachment("evil.exe", b"MZ\x90\x00" + b"\x00" * 64 + b"This program cannot be run in DOS mode")
+    buf = io.BytesIO()
+    writer.write(buf)
+    return buf.getvalue()
+
+
+def cyclic_pdf(word: str) -> bytes:
+    """Text on a page whose resources loop: a form XObject that draws itself, a /Parent cycle."""
+    form = _stream(
+        b"q /Fx Do Q", b"/Type /XObject /Subtype /Form /BBox [0 0 612 792] /Resources << /XObject << /Fx 6 0 R >> >>"
+    )
+    return raw_pdf(
+        [
+            b"<< /Type /Catalog /Pages 2 0 R /Outlines 7 0 R >>",
+            b"<< /Type /Pages /Kids [3 0 R] /Count 1 /Parent 2 0 R >>",
+            b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] "
+            b"/Resources << /Font << /F1 4 0 R >> /XObject << /Fx 6 0 R >> >> /Contents 5 0 R >>",
+            _FONT,
+            _stream(_text_ops(f"The {word} survives a loop.") + b"/Fx Do\n"),
+            form,
+            b"<< /Type /Outlines /First 8 0 R /Last 8 0 R /Count 1 >>",
+            b"<< /Title (Loop) /Parent 7 0 R /Next 8 0 R /Prev 8 0 R /First 8 0 R >>",
+        ]
+    )
+
+
+def reference_loop_pdf() -> bytes:
+    """The page tree's only kid is the tree itself: there is no page anywhere."""
+    return raw_pdf(
+        [
+            b"<< /Type /Catalog /Pages 2 0 R >>",
+            b"<< /Type /Pages /Kids [2 0 R 3 0 R] /Count 2 >>",
+            b"<< /Type /Pages /Kids [2 0 R] /Count 1 /Parent 2 0 R >>",
+        ]
+    )
+
+
+def deeply_nested_pdf(depth: int = 100_000) -> bytes:
+    """A page whose content stream and resources nest arrays ``depth`` levels deep."""
+    nested = b"[" * depth + b"]" * depth
+    return raw_pdf(
+        [
+            b"<< /Type /Catalog /Pages 2 0 R >>",
+            b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+            b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Resources << /Font << /F1 4 0 R >> >> "
+            b"/Contents 5 0 R /Junk " + nested + b" >>",
+            _FONT,
+            _stream(nested + b" pop\n" + _text_ops("Nested")),
+        ]
+    )
+
+
+def latin1_text(word: str = "café") -> bytes:
+    return f"Un texte écrit en Latin-1 à propos du {word}, pas en UTF-8.\n".encode("latin-1")
+
+
+def utf16_text() -> bytes:
+    return "A note saved as UTF-16 by an old editor.\n".encode("utf-16")
+
+
+def corpus() -> list[Case]:
+    """Every hostile case, plus good files that must be ingested in the same batch."""
+    w = GOOD_WORDS
+    return [
+        Case(
+            "good-before.txt",
+            f"The {w[0]} is a small marsupial. It lives on Rottnest Island.\n".encode(),
+            True,
+            word=w[0],
+        ),
+        Case("truncated.pdf", truncated_pdf(), False, "truncated pdf"),
+        Case("random.pdf", random_bytes(), False, "not a pdf"),
+        Case("download.pdf", html_page(), False, "html"),
+        Case("empty.pdf", b"", False, "empty"),
+        Case("empty.txt", b"", False, "empty"),
+        Case("empty.md", b"", False, "empty"),
+        Case("blank.txt", b"  \n\t\n  \n", False, "no text"),
+        Case("locked.pdf", encrypted_pdf("s3cret-pw", prose("vault")), False, "password"),
+        Case("scanned.pdf", image_only_pdf(), False, "no text layer — needs ocr"),
+        Case("bomb.pdf", bomb_pdf(300), False, "decompression bomb"),
+        Case("page-tree-bomb.pdf", page_tree_bomb_pdf(), False, "pages"),
+        Case("javascript.pdf", js_and_attachment_pdf(w[1]), True, word=w[1]),
+        Case("cyclic.pdf", cyclic_pdf(w[2]), True, word=w[2]),
+        Case("loop.pdf", reference_loop_pdf(), False, "cyclic"),
+        Case("nested.pdf", deeply_nested_pdf(), False, "nest"),
+        Case("latin1.txt", latin1_text(), False, "utf-8"),
+        Case("utf16.txt", utf16_text(), False, "utf-16"),
+        Case("notes.md", f"# Notes\n\nThe {w[3]} grove needs water twice a week.\n".encode(), True, word=w[3]),
+    ]
