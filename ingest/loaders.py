@@ -177,10 +177,9 @@ def load_pdf(name: str, data: bytes, limits: LoadLimits) -> Loaded:
     for i in range(n_pages):
         try:
             raw = reader.pages[i].extract_text() or ""
-        except LimitReachedError as e:
+        except LimitReachedError:
             raise IngestError(
-                name,
-                f"page {i + 1} inflates beyond the reader's safety limit (possible decompression bomb: {_short(e)})",
+                name, f"page {i + 1} inflates beyond the reader's safety limit (possible decompression bomb)"
             ) from None
         except MemoryError:
             raise IngestError(name, f"page {i + 1} is too large to extract (possible decompression bomb)") from None

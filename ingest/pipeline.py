@@ -15,10 +15,10 @@ import os
 import re
 import time
 import unicodedata
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterator, Sequence
 
 from ingest.chunking import chunk_pages
 from ingest.extract import ExtractJob, extract_all
@@ -186,32 +186,41 @@ class Ingestor:
 
         with ingest_lock(self.store.data_dir, on_wait):
             # Phase 1 (main process): hash, skip unchanged, keep a safe copy of the bytes.
+            self._sweep_orphans()
             jobs: list[ExtractJob] = []
             meta: list[tuple[str, str, int, str, float]] = []  # name, sha, size, stored, t
+            batch: set[tuple[str, str]] = set()  # (name, sha) already queued in this batch
             for src in sources:
                 ts = time.perf_counter()
                 name = safe_name(src.name) if src.path is None else _clean_rel(src.name)
                 try:
-                    data = src.read()
+                    size = len(src.data) if src.data is not None else src.path.stat().st_size  # type: ignore[union-attr]
+                    data = src.read() if size <= self.limits.max_bytes else b""  # never read an oversized file
                 except OSError as e:
                     finish(FileResult(name, "failed", f"cannot read the file ({e.strerror or e})"))
+                    continue
+                if size > self.limits.max_bytes:
+                    finish(
+                        FileResult(
+                            name,
+                            "failed",
+                            f"file is {size / 1e6:.1f} MB, over the limit of "
+                            f"{self.settings.max_file_mb:g} MB (raise RAG_MAX_FILE_MB)",
+                        )
+                    )
                     continue
                 sha = hashlib.sha256(data).hexdigest()
                 existing = self.store.find_document(name, collection)
                 if existing and existing.sha256 == sha:
                     finish(FileResult(name, "unchanged", pages=existing.n_pages, chunks=existing.n_chunks))
                     continue
+                if (name, sha) in batch:
+                    why = "duplicate: the same file appears twice in this batch; ingested once"
+                    finish(FileResult(name, "unchanged", reason=why, warnings=[why]))
+                    continue
+                batch.add((name, sha))
                 if not data:
                     finish(FileResult(name, "failed", "empty file (0 bytes)"))
-                    continue
-                if len(data) > self.limits.max_bytes:
-                    finish(
-                        FileResult(
-                            name, "failed",
-                            f"file is {len(data) / 1e6:.1f} MB, over the limit of "
-                            f"{self.settings.max_file_mb:g} MB (raise RAG_MAX_FILE_MB)",
-                        )
-                    )
                     continue
                 stored = self._keep_original(name, sha, data)
                 jobs.append(ExtractJob(name, self.store.data_dir / stored))
@@ -283,6 +292,21 @@ class Ingestor:
                 os.fsync(f.fileno())
             os.replace(tmp, path)
         return rel
+
+    def _sweep_orphans(self) -> None:
+        """Delete stored copies that no document refers to (left by an interrupted run).
+
+        Called with the ingestion lock held, so no other writer has a copy in flight.
+        """
+        files = self.store.data_dir / "files"
+        if not files.is_dir():
+            return
+        used = {r[0] for r in self.store.db.execute("SELECT stored_path FROM documents").fetchall()}
+        for path in files.glob("*/*"):
+            rel = path.relative_to(self.store.data_dir).as_posix()
+            if path.is_file() and rel not in used:
+                logger.info("removing %s (left by an interrupted ingest)", rel)
+                path.unlink(missing_ok=True)
 
     def _drop_unused(self, rel: str) -> None:
         used = self.store.db.execute("SELECT 1 FROM documents WHERE stored_path=? LIMIT 1", (rel,)).fetchone()

@@ -290,3 +290,27 @@ def corpus() -> list[Case]:
         Case("utf16.txt", utf16_text(), False, "utf-16"),
         Case("notes.md", f"# Notes\n\nThe {w[3]} grove needs water twice a week.\n".encode(), True, word=w[3]),
     ]
+
+
+def slow_pdf(pages: int = 20, inflated_mb: int = 60) -> bytes:
+    """Pages that all share one content stream of ``inflated_mb`` MB: small on disk, minutes to parse."""
+    comp = zlib.compressobj(9)
+    parts = [comp.compress(_text_ops("Slow to read"))]
+    block = b" " * (1 << 20)
+    for _ in range(inflated_mb):
+        parts.append(comp.compress(block))
+    parts.append(comp.flush())
+    n = pages
+    kids = b" ".join(b"%d 0 R" % (5 + i) for i in range(n))
+    objs = [
+        b"<< /Type /Catalog /Pages 2 0 R >>",
+        b"<< /Type /Pages /Kids [%s] /Count %d >>" % (kids, n),
+        _FONT,
+        _stream(b"".join(parts), b"/Filter /FlateDecode"),
+    ]
+    for _ in range(n):
+        objs.append(
+            b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Resources << /Font << /F1 3 0 R >> >> "
+            b"/Contents 4 0 R >>"
+        )
+    return raw_pdf(objs)
