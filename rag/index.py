@@ -461,20 +461,24 @@ class VectorIndex:
         faiss = _faiss()
         path = self._file(self._version)
         tmp = path.with_suffix(f".tmp{os.getpid()}")
-        faiss.write_index(self._index, str(tmp))
-        with open(tmp, "rb") as f:
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
+        try:
+            faiss.write_index(self._index, str(tmp))
+            with open(tmp, "rb") as f:
+                os.fsync(f.fileno())
+            os.replace(tmp, path)
+        except (OSError, RuntimeError) as e:  # the file is a cache: the next load rebuilds it
+            logger.warning("cannot save %s (%s)", path.name, e)
+            tmp.unlink(missing_ok=True)
+            return
         for old in data_dir.glob("index-v*.faiss"):
             m = re.fullmatch(r"index-v(\d+)\.faiss", old.name)
             if m and int(m.group(1)) < self._version:
                 old.unlink(missing_ok=True)
         for old in data_dir.glob("index-v*.tmp*"):
-            if not old.name.endswith(f".tmp{os.getpid()}"):
-                try:
-                    old.unlink()
-                except OSError:
-                    pass
+            # Left by a killed process; never the file another live process is writing now.
+            pid = old.suffix.removeprefix(".tmp")
+            if pid.isdigit() and int(pid) != os.getpid() and not _pid_alive(int(pid)):
+                old.unlink(missing_ok=True)
 
     # -- changes and queries -----------------------------------------------------------
     def apply(self, change: Change, added: np.ndarray | None = None, save: bool = True) -> None:
@@ -534,3 +538,13 @@ class VectorIndex:
         self.load()
         with self._lock:
             return search_faiss(self._index, query, k, allowed)
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # e.g. another user's process
+        return True
+    return True
