@@ -201,6 +201,9 @@ def summarise(rows: Sequence[Row], generate: bool) -> dict[str, Any]:
 
 def run_eval(rag, questions: Sequence[QA], k: int = 10, generate: bool = True, progress=None) -> dict[str, Any]:
     """Run every question through retrieval (and answering) and compute the report."""
+    warm_up = getattr(rag, "warm_up", None)
+    if warm_up is not None:  # load the models first, so the first question's latency is not the load time
+        warm_up(generator=generate)
     rows: list[Row] = []
     for i, qa in enumerate(questions, 1):
         t = time.perf_counter()

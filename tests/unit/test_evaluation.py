@@ -232,3 +232,37 @@ def test_run_eval_without_generation_has_no_answer_metrics(fake_rag, tmp_path):
     assert report["overall"]["recall@1"] == 1.0
     assert "accuracy" not in report["overall"] and report["failures"] == []
     assert fake_rag._generator.prompts == []  # the generator was never asked
+
+
+def test_latency_excludes_loading_the_models(fake_rag, tmp_path, monkeypatch):
+    """Model loading is done before the clock starts, so p95 reports retrieval, not start-up."""
+    import rag.evaluation as evaluation
+
+    doc = tmp_path / "a.md"
+    doc.write_text("The ferry leaves at noon.")
+    fake_rag.ingest_paths([doc])
+    clock = {"now": 0.0}
+    monkeypatch.setattr(evaluation.time, "perf_counter", lambda: clock["now"])
+
+    class SlowStart:
+        """The fake engine, with a 30 s model load on first use and 10 ms per search."""
+
+        loaded = False
+
+        def warm_up(self, generator: bool = True) -> None:
+            self._load()
+
+        def _load(self) -> None:
+            if not self.loaded:
+                clock["now"] += 30.0
+                self.loaded = True
+
+        def search(self, query, k=None):
+            self._load()
+            clock["now"] += 0.010
+            return fake_rag.search(query, k=k)
+
+    questions = [QA(f"When does the ferry leave? ({i})", "noon", [], "a.md", [1]) for i in range(10)]
+    report = run_eval(SlowStart(), questions, generate=False)
+    assert report["overall"]["retrieval_p95_ms"] == pytest.approx(10.0)
+    assert report["overall"]["retrieval_p50_ms"] == pytest.approx(10.0)
