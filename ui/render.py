@@ -26,13 +26,18 @@ CSS = """
 .rag-cite { display: inline-block; font-size: 0.75em; font-weight: 600; padding: 0 0.35em;
   margin-left: 0.15em; border-radius: 0.6em; background: rgba(28, 131, 225, 0.15);
   color: rgb(0, 84, 163); vertical-align: super; line-height: 1.3; }
-.rag-unsupported { color: rgba(100, 100, 100, 0.85); text-decoration: underline dotted; cursor: help; }
+.rag-unsupported { color: rgba(110, 110, 110, 0.9); text-decoration: underline dotted; cursor: help; }
+.rag-warn { display: inline-block; width: 1.1em; height: 1.1em; line-height: 1.1em; text-align: center;
+  border-radius: 50%; background: #f0a020; color: white; font-weight: 700; font-size: 0.8em; margin-right: 0.25em; }
+.rag-draft { margin-top: 0.4rem; padding-left: 0.6rem; border-left: 3px solid rgba(240, 160, 32, 0.6); }
 .rag-passage { white-space: pre-wrap; overflow-wrap: anywhere; font-size: 0.92em; line-height: 1.55;
   max-height: 26rem; overflow-y: auto; padding: 0.6rem 0.8rem; border-radius: 0.5rem;
   background: rgba(127, 127, 127, 0.08); }
 .rag-passage mark, .rag-hit mark { background: #ffe066; color: inherit; padding: 0 1px; border-radius: 2px; }
 .rag-hit { overflow-wrap: anywhere; line-height: 1.55; }
 .rag-name { overflow-wrap: anywhere; word-break: break-word; }
+.rag-quote { margin: 0.5rem 0; padding: 0.3rem 0.8rem; border-left: 4px solid #ffd600;
+  background: rgba(255, 214, 0, 0.12); overflow-wrap: anywhere; font-size: 0.95em; }
 </style>
 """
 
@@ -70,16 +75,30 @@ def short_name(name: str, limit: int = 48) -> str:
 def _claim_html(claim: Claim) -> str:
     text = html.escape(claim.text)
     if not claim.supported:
-        return f'<span class="rag-unsupported" title="{UNSUPPORTED_TIP}">⚠️ {text}</span>'
+        return (
+            f'<span class="rag-unsupported" title="{UNSUPPORTED_TIP}">'
+            f'<span class="rag-warn" aria-label="warning">!</span>{text}</span>'
+        )
     body, end = (text[:-1], text[-1]) if text and text[-1] in ".!?" else (text, "")
     marks = "".join(f'<span class="rag-cite">{n}</span>' for n in claim.citations)
     return f"{body}{marks}{end}"
 
 
 def answer_html(answer: Answer) -> str:
-    """The verified answer: supported claims with their citation marks, unsupported ones flagged."""
-    if answer.abstained or not answer.claims:
+    """The verified answer: supported claims with their citation marks, unsupported ones flagged.
+
+    When the engine abstained although the model wrote something, that draft is shown
+    below the abstention, every statement flagged, so nothing looks sourced that is not.
+    """
+    if not answer.claims:
         return f'<div class="rag-answer">{html.escape(answer.answer)}</div>'
+    if answer.abstained:
+        draft = " ".join(_claim_html(Claim(c.text, [], False)) for c in answer.claims)
+        return (
+            f'<div class="rag-answer">{html.escape(answer.answer)}'
+            f'<div class="rag-draft"><small>The model wrote, without support in the passages:</small><br>'
+            f"{draft}</div></div>"
+        )
     return '<div class="rag-answer">' + " ".join(_claim_html(c) for c in answer.claims) + "</div>"
 
 
@@ -127,10 +146,15 @@ def highlight_terms(text: str, terms: Sequence[str]) -> str:
     return mark_spans(text, term_spans(text, terms))
 
 
-def passage_window(text: str, start: int, end: int, context: int = 700) -> tuple[str, int, int, bool, bool]:
-    """Cut ``text`` around ``[start, end)`` at word boundaries; returns the window and shifted offsets."""
-    lo = max(0, start - context)
-    hi = min(len(text), end + context)
+def passage_window(
+    text: str, start: int, end: int, before: int = 250, after: int = 900
+) -> tuple[str, int, int, bool, bool]:
+    """Cut ``text`` around ``[start, end)`` at word boundaries; returns the window and shifted offsets.
+
+    Little text is kept before the span, so the highlight is visible without scrolling.
+    """
+    lo = max(0, start - before)
+    hi = min(len(text), end + after)
     if lo > 0:
         space = text.find(" ", lo)
         lo = space + 1 if 0 <= space < start else lo
@@ -140,9 +164,9 @@ def passage_window(text: str, start: int, end: int, context: int = 700) -> tuple
     return text[lo:hi], start - lo, end - lo, lo > 0, hi < len(text)
 
 
-def passage_html(text: str, start: int, end: int, context: int = 700) -> str:
+def passage_html(text: str, start: int, end: int) -> str:
     """A passage of ``text`` with ``[start, end)`` highlighted, in a scrollable box."""
-    window, s, e, cut_before, cut_after = passage_window(text, start, end, context)
+    window, s, e, cut_before, cut_after = passage_window(text, start, end)
     body = mark_spans(window, [(s, e)])
     return f'<div class="rag-passage">{"… " if cut_before else ""}{body}{" …" if cut_after else ""}</div>'
 

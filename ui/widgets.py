@@ -71,6 +71,16 @@ def _page_image(path: str, mtime: float, page: int, quote: str) -> PageImage:
     return render_page(Path(path), page, quote)
 
 
+def _page_text_span(engine: RAG, doc_id: int, c: Citation) -> tuple[str, int, int]:
+    """The page text and the quote's offsets in it (found again if the offsets are stale)."""
+    text = engine.store.page_text(doc_id, c.page)
+    start, end = c.quote_start, c.quote_end
+    if not (0 <= start < end <= len(text)) or text[start:end].strip() != c.quote.strip():
+        spans = render.locate(text, c.quote)
+        start, end = (spans[0][0], spans[-1][1]) if spans else (0, 0)
+    return text, start, end
+
+
 def citation_viewer(engine: RAG, c: Citation, key: str) -> None:
     """The cited page with the supporting quote highlighted, plus a download of the original."""
     doc = engine.store.document(c.doc_id) if c.doc_id else None
@@ -78,29 +88,35 @@ def citation_viewer(engine: RAG, c: Citation, key: str) -> None:
         st.warning(f"{c.doc} is no longer in the library (it was deleted after this answer).")
         return
     path = engine.store.data_dir / doc.stored_path if doc.stored_path else None
-    show_html(f'<div class="rag-name"><b>{html.escape(doc.name)}</b> · page {c.page} of {doc.n_pages}</div>')
-    shown = False
-    if path is not None and path.suffix.lower() == ".pdf" and path.exists():
-        with st.spinner("Rendering the page…"):
-            img = _page_image(str(path), path.stat().st_mtime, c.page, c.quote)
-        st.image(img.image, width="stretch", caption=f"{doc.name}, page {c.page}")
-        shown = bool(img.boxes)
-        if not shown:
-            st.caption("The passage could not be located on the page image; here it is in the extracted text:")
-    if not shown:
-        text = engine.store.page_text(doc.id, c.page)
-        start, end = c.quote_start, c.quote_end
-        if not (0 <= start < end <= len(text)) or text[start:end].strip() != c.quote.strip():
-            spans = render.locate(text, c.quote)
-            start, end = (spans[0][0], spans[-1][1]) if spans else (0, 0)
-        show_html(render.passage_html(text, start, end))
-    if path is not None and path.exists():
-        st.download_button(
-            f"Download {render.short_name(Path(doc.name).name, 40)}",
-            data=lambda p=path: p.read_bytes(),
-            file_name=Path(doc.name).name,
-            mime=mimetypes.guess_type(doc.name)[0] or "application/octet-stream",
-            key=f"{key}-download",
-            icon=":material/download:",
-            on_click="ignore",
-        )
+    is_pdf = path is not None and path.suffix.lower() == ".pdf" and path.exists()
+    if is_pdf:
+        page, details = st.columns([2, 1], gap="medium")
+    else:
+        details, page = st.container(), st.container()
+    with details:
+        show_html(f'<div class="rag-name"><b>{html.escape(doc.name)}</b><br>page {c.page} of {doc.n_pages}</div>')
+    with page:
+        located = False
+        if is_pdf:
+            with st.spinner("Rendering the page…"):
+                img = _page_image(str(path), path.stat().st_mtime, c.page, c.quote)
+            st.image(img.image, width="stretch", caption=f"{doc.name}, page {c.page}")
+            located = bool(img.boxes)
+        if not located:
+            if is_pdf:
+                st.caption("The passage could not be located on the page image; here it is in the extracted text:")
+            text, start, end = _page_text_span(engine, doc.id, c)
+            show_html(render.passage_html(text, start, end))
+    with details:
+        if located:
+            show_html(f'<blockquote class="rag-quote">{html.escape(c.quote)}</blockquote>')
+        if path is not None and path.exists():
+            st.download_button(
+                "Download the original",
+                data=lambda p=path: p.read_bytes(),
+                file_name=Path(doc.name).name,
+                mime=mimetypes.guess_type(doc.name)[0] or "application/octet-stream",
+                key=f"{key}-download",
+                icon=":material/download:",
+                on_click="ignore",
+            )

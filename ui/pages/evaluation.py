@@ -6,6 +6,7 @@ import logging
 
 import streamlit as st
 
+from rag.errors import EvalError
 from rag.evaluation import load_qa, run_eval
 from ui import evalview
 from ui.state import Runtime, run_page
@@ -16,12 +17,17 @@ UPLOAD = "Upload a file…"
 
 
 def _questions(choice: str):
-    if choice == UPLOAD:
-        up = st.file_uploader("Question file (JSONL)", type=["jsonl", "json"], key="eval-upload")
-        if up is None:
-            return None
-        return evalview.parse_qa_text(up.getvalue().decode("utf-8", errors="replace"), up.name)
-    return load_qa(evalview.EVAL_DIR / choice)
+    """The chosen question set, or None (with the reason shown) when there is none to run."""
+    try:
+        if choice == UPLOAD:
+            up = st.file_uploader("Question file (JSONL)", type=["jsonl", "json"], key="eval-upload")
+            if up is None:
+                return None
+            return evalview.parse_qa_text(up.getvalue().decode("utf-8", errors="replace"), up.name)
+        return load_qa(evalview.EVAL_DIR / choice)
+    except EvalError as e:
+        st.error(str(e), icon=":material/error:")
+        return None
 
 
 def _run(rt: Runtime, questions, k: int, generate: bool) -> dict:

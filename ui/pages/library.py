@@ -16,7 +16,12 @@ from ui.state import Runtime, run_page, session
 logger = logging.getLogger(__name__)
 
 UPLOAD_TYPES = ["pdf", "txt", "md", "markdown"]
-_ICON = {"added": "✅", "replaced": "🔁", "unchanged": "⏺️", "failed": "❌"}
+_ICON = {
+    "added": ":green[:material/check_circle:]",
+    "replaced": ":blue[:material/sync:]",
+    "unchanged": ":gray[:material/radio_button_checked:]",
+    "failed": ":red[:material/error:]",
+}
 
 
 def _result_line(r: FileResult) -> str:
