@@ -357,17 +357,25 @@ class OpenAIGenerator:
                 if text:
                     yield text
                 return
-            finished = False  # [DONE] or a finish_reason; without either the stream was cut off
+            # OpenAI-style servers end every complete reply with a chunk that has a finish_reason.
+            finished = done = False
             for data in iter_sse(_lines(resp)):
                 if data.strip() == "[DONE]":
-                    return
+                    done = True
+                    break
                 chunk = self._decode(data)
                 finished = finished or any(c.get("finish_reason") for c in chunk.get("choices") or [] if c)
                 text = delta_text(chunk)
                 if text:
                     yield text
-            if not finished:
-                raise _Retryable("connection closed before the reply was complete")
+            if finished:
+                return
+            if done:
+                raise _Retryable(
+                    "the server ended the reply without a finish_reason; llama-cpp-python's server cuts a reply "
+                    "short when another request arrives unless it is started with --interrupt_requests False"
+                )
+            raise _Retryable("connection closed before the reply was complete")
         except TimeoutError:
             raise GeneratorError(self._timeout_message()) from None
         except (OSError, http.client.HTTPException) as e:

@@ -78,6 +78,8 @@ class LlamaServer:
         cmd = [
             sys.executable, "-m", "llama_cpp.server", "--model", str(self.model), "--host", "127.0.0.1",
             "--port", str(self.port), "--n_ctx", str(self.n_ctx), "--model_alias", self.alias,
+            # By default the server cuts a streaming reply short as soon as another request arrives.
+            "--interrupt_requests", "False",
         ]
         if self.threads:
             cmd += ["--n_threads", str(self.threads)]

@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+import threading
 
 import pytest
 
@@ -58,6 +59,25 @@ def test_a_wrong_model_name_lists_what_the_server_has(llama_server):
     assert str(err.value).startswith(
         f"the server at {llama_server.base_url} has no model 'llama-3-70b'; available: smollm2"
     )
+
+
+def test_two_users_at_once_both_get_complete_replies(llama_server):
+    gen = OpenAIGenerator(llama_server.base_url, "smollm2", timeout=300)
+    replies: dict[int, object] = {}
+
+    def user(i: int) -> None:
+        try:
+            replies[i] = "".join(ask_capital(gen))
+        except GeneratorError as e:  # e.g. a reply cut short by the other request
+            replies[i] = e
+
+    threads = [threading.Thread(target=user, args=(i,)) for i in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(300)
+    assert all(isinstance(r, str) and "paris" in r.lower() for r in replies.values()), replies
+    assert len(replies) == 2
 
 
 @pytest.mark.integration

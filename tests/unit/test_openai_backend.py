@@ -35,7 +35,8 @@ def chunk(text: str) -> str:
 
 def sse_reply(*pieces: str) -> Reply:
     role = json.dumps({"choices": [{"index": 0, "delta": {"role": "assistant"}}]})
-    return Reply(sse=[role, *[chunk(p) for p in pieces], "[DONE]"])
+    stop = json.dumps({"choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]})
+    return Reply(sse=[role, *[chunk(p) for p in pieces], stop, "[DONE]"])
 
 
 class FakeServer:
@@ -266,6 +267,17 @@ def test_nothing_is_retried_once_tokens_were_yielded(server, sleeps):
     assert got == ["The answer"]
     assert len(server.chat_requests()) == 1
     assert sleeps == []
+
+
+def test_a_reply_cut_short_by_the_server_is_reported_not_shown_as_complete(server, sleeps):
+    # llama-cpp-python's server sends [DONE] without a finish_reason when another request interrupts it.
+    cut = Reply(sse=[chunk("The answer"), chunk(" is"), "[DONE]"])
+    server.route("POST", "/v1/chat/completions", cut)
+    got: list[str] = []
+    with pytest.raises(GeneratorError, match=r"stopped in the middle.*--interrupt_requests False"):
+        for piece in make(server, sleeps).stream(MESSAGES):
+            got.append(piece)
+    assert got == ["The answer", " is"]
 
 
 def test_a_connection_lost_before_the_first_token_is_retried(server, sleeps):
