@@ -102,13 +102,29 @@ class RAG:
                 self.store.set_meta("embed_model", name, db)
                 self.store.set_meta("embed_dim", str(self.embedder.dim), db)
                 self.store.set_meta("embed_passage_prefix", self.embedder.passage_prefix, db)
+                db.execute("DELETE FROM meta WHERE key='reindex_to'")
             return
+        pending = self.store.get_meta("reindex_to")
+        if pending is not None:
+            raise IndexMismatchError(
+                f"{self.settings.data_dir}: a re-index with '{pending}' was interrupted, so the documents hold "
+                f"vectors of two models. Run `rag reindex --data-dir {self.settings.data_dir}` again to finish it."
+            )
         if stored != name:
             raise IndexMismatchError(
                 f"{self.settings.data_dir} was indexed with the embedding model '{stored}', but "
                 f"'{name}' is configured. Vectors of two models cannot be mixed: run "
                 f"`rag reindex --data-dir {self.settings.data_dir}` to re-embed every document with "
                 f"'{name}', or set RAG_EMBED_MODEL back to '{stored}'."
+            )
+        stored_prefix = self.store.get_meta("embed_passage_prefix")
+        prefix = self.embedder.passage_prefix
+        if stored_prefix is not None and stored_prefix != prefix:
+            raise IndexMismatchError(
+                f"{self.settings.data_dir} was indexed with the passage prefix {stored_prefix!r}, but "
+                f"{prefix!r} is configured (RAG_EMBED_PASSAGE_PREFIX). Run "
+                f"`rag reindex --data-dir {self.settings.data_dir}` to re-embed every document with it, "
+                f"or set RAG_EMBED_PASSAGE_PREFIX back to {stored_prefix!r}."
             )
 
     def warm_up(self, generator: bool = True) -> None:
@@ -160,6 +176,8 @@ class RAG:
 
         emb = self.embedder
         with ingest_lock(self.store.data_dir, on_wait=lambda m: None):
+            with self.store.transaction() as db:  # cleared when done: an interrupted re-index is detected
+                self.store.set_meta("reindex_to", emb.name, db)
             docs = self.store.documents()
             for i, d in enumerate(docs, 1):
                 rows = self.store.db.execute(
@@ -175,6 +193,8 @@ class RAG:
             with self.store.transaction() as db:
                 self.store.set_meta("embed_model", emb.name, db)
                 self.store.set_meta("embed_dim", str(emb.dim), db)
+                self.store.set_meta("embed_passage_prefix", emb.passage_prefix, db)
+                db.execute("DELETE FROM meta WHERE key='reindex_to'")
             self._index = VectorIndex(self.store, emb.dim, self.settings.index_kind, self.settings.ann_threshold)
             self._index.load()
         return len(docs)
