@@ -8,6 +8,7 @@ from rag.engine import RAG
 from rag.errors import IndexMismatchError
 from tests.fakes import FakeEmbedder, FakeGenerator
 from tests.integration.test_cli_contract import json_lines, rag_cmd
+from tests.unit.inprocess import parse_in_process  # noqa: F401 (autouse)
 
 
 class OtherEmbedder(FakeEmbedder):

@@ -10,6 +10,7 @@ import pytest
 from rag import cli
 from rag.engine import RAG
 from tests.fakes import FakeEmbedder, FakeGenerator
+from tests.unit.inprocess import parse_in_process  # noqa: F401 (autouse)
 
 
 @pytest.fixture

@@ -8,6 +8,7 @@ from rag.engine import RAG
 from rag.prompts import NO_ANSWER
 from rag.types import Answer
 from tests.fakes import FakeEmbedder, FakeGenerator
+from tests.unit.inprocess import parse_in_process  # noqa: F401 (autouse)
 
 FACTS = {
     "lighthouse.md": "The Harbor Point lighthouse was built in 1872 by the harbour board.\n\n"

@@ -23,6 +23,7 @@ from rag.evaluation import (
 )
 from rag.prompts import NO_ANSWER
 from rag.types import Answer, Citation, Hit
+from tests.unit.inprocess import parse_in_process  # noqa: F401 (autouse)
 
 # -- retrieval metrics -------------------------------------------------------------------------
 

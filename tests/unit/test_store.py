@@ -12,6 +12,7 @@ from rag.errors import StoreError
 from rag.store import DEFAULT_COLLECTION, Store
 from rag.types import ChunkSpan, Page
 from tests.fakes import FakeEmbedder
+from tests.unit.inprocess import parse_in_process  # noqa: F401 (autouse)
 
 EMB = FakeEmbedder()
 
