@@ -242,6 +242,11 @@ def _decrypt(name: str, reader, passwords: tuple[str, ...]) -> None:
             if reader.decrypt(pw):
                 return
         except Exception as e:  # noqa: BLE001
+            if type(e).__name__ == "DependencyError":  # AES needs an optional package
+                raise IngestError(
+                    name,
+                    "encrypted PDF (AES): install the 'cryptography' package to open it (pip install cryptography)",
+                ) from None
             raise IngestError(name, f"encrypted PDF that cannot be opened ({_short(e)})") from None
     if passwords:
         raise IngestError(name, "encrypted PDF: none of the passwords in RAG_PDF_PASSWORDS opens it")

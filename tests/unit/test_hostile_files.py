@@ -309,3 +309,19 @@ def test_cli_reports_one_line_per_bad_file_and_exits_non_zero(tmp_path):
     )
     assert out.returncode == 0, out.stderr
     assert json.loads(out.stdout)["hits"][0]["doc"] == "notes.md"
+
+
+def test_aes_encrypted_pdf_without_the_crypto_package_says_what_to_install(monkeypatch):
+    """pypdf needs `cryptography` for AES; without it the reason says so instead of a library error."""
+    import pypdf
+    from pypdf.errors import DependencyError
+
+    from ingest.loaders import LoadLimits, load_bytes
+    from rag.errors import IngestError
+
+    def needs_crypto(self, password):
+        raise DependencyError("cryptography>=3.1 is required for AES algorithm")
+
+    monkeypatch.setattr(pypdf.PdfReader, "decrypt", needs_crypto)
+    with pytest.raises(IngestError, match=r"install the 'cryptography' package"):
+        load_bytes("aes.pdf", hostile.encrypted_pdf("", hostile.prose("bilby")), LoadLimits())
