@@ -24,13 +24,15 @@ from ui import state  # noqa: E402
 
 logger = logging.getLogger(__name__)
 
+# The page scripts live in app_pages/, not pages/: a pages/ folder beside the main script
+# switches Streamlit to its older multipage mode for URLs opened before the first run.
 PAGES = [
-    ("pages/ask.py", "Ask", ":material/chat:"),
-    ("pages/library.py", "Library", ":material/folder_open:"),
-    ("pages/search.py", "Search", ":material/search:"),
-    ("pages/collections.py", "Collections", ":material/workspaces:"),
-    ("pages/evaluation.py", "Evaluation", ":material/analytics:"),
-    ("pages/status.py", "Status", ":material/monitor_heart:"),
+    ("app_pages/ask.py", "Ask", ":material/chat:"),
+    ("app_pages/library.py", "Library", ":material/folder_open:"),
+    ("app_pages/search.py", "Search", ":material/search:"),
+    ("app_pages/collections.py", "Collections", ":material/workspaces:"),
+    ("app_pages/evaluation.py", "Evaluation", ":material/analytics:"),
+    ("app_pages/status.py", "Status", ":material/monitor_heart:"),
 ]
 
 

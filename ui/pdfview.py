@@ -6,7 +6,7 @@ import logging
 from dataclasses import dataclass
 from pathlib import Path
 
-from PIL import Image, ImageDraw
+from PIL import Image, ImageDraw, ImageOps
 
 from rag.errors import RAGError
 from ui.render import locate
@@ -23,8 +23,11 @@ class PageImage:
     n_pages: int
 
 
-def render_page(path: Path, page: int, quote: str = "", width_px: int = 1000) -> PageImage:
-    """Render 1-based ``page`` of the PDF at ``path`` about ``width_px`` wide, ``quote`` highlighted."""
+def render_page(path: Path, page: int, quote: str = "", width_px: int = 1000, trim: bool = True) -> PageImage:
+    """Render 1-based ``page`` of the PDF at ``path`` about ``width_px`` wide, ``quote`` highlighted.
+
+    With ``trim``, blank margins are cut off so the text shows larger on small screens.
+    """
     import pypdfium2 as pdfium
 
     try:
@@ -42,7 +45,8 @@ def render_page(path: Path, page: int, quote: str = "", width_px: int = 1000) ->
         boxes = _quote_boxes(pg, quote, scale, height_pt) if quote.strip() else []
         if boxes:
             image = _draw(image, boxes)
-        return PageImage(image.convert("RGB"), boxes, n_pages)
+        image, boxes = _trim(image.convert("RGB"), boxes) if trim else (image.convert("RGB"), boxes)
+        return PageImage(image, boxes, n_pages)
     finally:
         pdf.close()
 
@@ -68,3 +72,15 @@ def _draw(image: Image.Image, boxes: list[tuple[float, float, float, float]]) ->
     for x0, y0, x1, y1 in boxes:
         draw.rectangle((x0 - 2, y0 - 2, x1 + 2, y1 + 2), fill=HIGHLIGHT_FILL)
     return Image.alpha_composite(image, layer)
+
+
+def _trim(image: Image.Image, boxes: list, pad: int = 24) -> tuple[Image.Image, list]:
+    """Cut the blank margins around the page content (keeping ``pad`` pixels)."""
+    ink = ImageOps.invert(image.convert("L")).point(lambda v: 255 if v > 12 else 0)
+    bbox = ink.getbbox()
+    if bbox is None:
+        return image, boxes
+    x0, y0 = max(0, bbox[0] - pad), max(0, bbox[1] - pad)
+    x1, y1 = min(image.width, bbox[2] + pad), min(image.height, bbox[3] + pad)
+    moved = [(a - x0, b - y0, c - x0, d - y0) for a, b, c, d in boxes]
+    return image.crop((x0, y0, x1, y1)), moved

@@ -33,7 +33,7 @@ class AppHarness:
         return self.at
 
     def goto(self, page: str):
-        self.at.switch_page(f"pages/{page}.py")
+        self.at.switch_page(f"app_pages/{page}.py")
         return self.run()
 
     def upload(self, files: list[tuple[str, bytes]]):

@@ -20,13 +20,22 @@ def _yellow(img, box=None) -> int:
 
 
 def test_quote_is_highlighted_where_it_is_on_the_page():
-    page = render_page(GUIDE, 2, QUOTE, width_px=1000)
+    page = render_page(GUIDE, 2, QUOTE, width_px=1000, trim=False)
     assert page.n_pages == 7 and page.image.width == 1000
     assert 1 <= len(page.boxes) <= 3  # one rectangle per line of the quote
     x0, y0, x1, y1 = page.boxes[0]
     assert _yellow(page.image, (int(x0), int(y0), int(x1), int(y1))) > 0.3 * (x1 - x0) * (y1 - y0)
     # Only the quote is yellow: the top third of the page (title, first paragraph) is not.
     assert _yellow(page.image, (0, 0, 1000, int(y0) - 5)) == 0
+
+
+def test_trimmed_page_keeps_the_highlight_on_the_quote():
+    full = render_page(GUIDE, 2, QUOTE, trim=False)
+    page = render_page(GUIDE, 2, QUOTE)
+    assert page.image.width < full.image.width and page.image.height <= full.image.height
+    x0, y0, x1, y1 = page.boxes[0]
+    assert _yellow(page.image, (int(x0), int(y0), int(x1), int(y1))) > 0.3 * (x1 - x0) * (y1 - y0)
+    assert _yellow(page.image) == _yellow(full.image)  # nothing highlighted was cut off
 
 
 def test_other_page_or_missing_quote_has_no_highlight():

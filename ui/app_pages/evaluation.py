@@ -73,7 +73,8 @@ def render_page(rt: Runtime) -> None:
         "question, answer, doc, page and kind — see `rag eval --help`."
     )
     files = [p.name for p in evalview.bundled_question_files()]
-    choice = st.selectbox("Question file", [*files, UPLOAD], key="eval-file")
+    default = files.index("sample_docs.jsonl") if "sample_docs.jsonl" in files else 0
+    choice = st.selectbox("Question file", [*files, UPLOAD], index=default, key="eval-file")
     questions = _questions(choice)
     if questions is not None:
         st.caption(f"{len(questions)} questions")

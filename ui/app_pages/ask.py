@@ -139,7 +139,7 @@ def render_page(rt: Runtime) -> None:
         st.error(rt.warmup.error, icon=":material/error:")
     if not msgs and rt.engine.store.chunk_count() == 0:
         st.info("The library is empty: add PDF, TXT or Markdown files first.", icon=":material/info:")
-        st.page_link("pages/library.py", label="Go to the Library", icon=":material/folder_open:")
+        st.page_link("app_pages/library.py", label="Go to the Library", icon=":material/folder_open:")
 
     for i, m in enumerate(msgs):
         with st.chat_message(m["role"]):
