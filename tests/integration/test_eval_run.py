@@ -6,6 +6,9 @@ import json
 
 import pytest
 
+from rag import cli
+from rag.engine import RAG
+from rag.settings import Settings
 from tests.conftest import ROOT, SAMPLE_DOCS
 from tests.integration.test_cli_contract import rag_cmd
 
@@ -15,10 +18,10 @@ QA_FILE = ROOT / "eval" / "sample_docs.jsonl"
 
 
 @pytest.fixture(scope="module")
-def data_dir(tmp_path_factory):
+def data_dir(tmp_path_factory, real_embedder):
     data = tmp_path_factory.mktemp("eval") / "data"
-    result = rag_cmd("ingest", str(SAMPLE_DOCS), data_dir=data)
-    assert result.returncode == 0, result.stderr
+    report = RAG(Settings(data_dir=data), embedder=real_embedder).ingest_paths([SAMPLE_DOCS])
+    assert not report.failed and report.count("added") >= 4, report.summary()
     return data
 
 
@@ -39,10 +42,12 @@ def test_eval_prints_the_metrics_table(data_dir):
     assert "failures" in result.stdout
 
 
-def test_eval_json_report(data_dir):
-    result = rag_cmd("eval", "--qa", str(QA_FILE), "--no-generate", "--json", "-k", "10", data_dir=data_dir)
-    assert result.returncode == 0, result.stderr
-    report = json.loads(result.stdout)
+def test_eval_json_report(data_dir, real_embedder, monkeypatch, capsys):
+    # In-process (the table test above runs the real command), sharing the loaded model.
+    monkeypatch.setattr(cli, "_engine", lambda args: RAG(cli._settings(args), embedder=real_embedder))
+    code = cli.main(["eval", "--qa", str(QA_FILE), "--no-generate", "--json", "-k", "10", "--data-dir", str(data_dir)])
+    assert code == 0
+    report = json.loads(capsys.readouterr().out)
     assert set(report) >= {"overall", "by_kind", "failures"}
     overall = report["overall"]
     assert set(overall) >= {"questions", "answerable", "recall@1", "recall@5", "recall@10", "mrr@10",
