@@ -113,7 +113,7 @@ class Run:
             when = f"{delay:.2f} s after start"
         else:
             # While documents are being committed: after k files, plus a fraction of a second.
-            k = rng.randint(0, max(0, n_files - 1))
+            k = rng.randint(1, max(1, n_files - 1))
             extra = rng.uniform(0.0, 0.4)
             deadline = time.monotonic() + max_wait_s
             while self.done < k and self.proc.poll() is None and time.monotonic() < deadline:
