@@ -1,10 +1,12 @@
 """Run loaders in worker processes, ahead of the embedding work.
 
 Each file is parsed in its own short-lived process (``forkserver`` start method, so
-it is safe from a multi-threaded parent) with a wall-clock limit and an address-space
-limit. A hostile file — a decompression bomb, a reference loop that hangs pypdf —
-costs at most that file: the worker is killed and the file is reported as failed.
-Results come back in submission order while later files are already being parsed.
+it is safe from a multi-threaded parent) with a wall-clock limit, a CPU-time limit
+(which still holds if the ingesting process is killed), an address-space limit, and a
+death signal that ends it with the forkserver. A hostile file — a decompression bomb,
+a reference loop that hangs pypdf — costs at most that file: the worker is killed and
+the file is reported as failed. Only plain values cross the pipe. Results come back
+in submission order while later files are already being parsed.
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ class ExtractJob:
     path: Path  # where the bytes are
 
 
-def _harden(limits: LoadLimits, max_memory_mb: int, timeout_s: float) -> None:
+def _harden(max_memory_mb: int, timeout_s: float) -> None:
     """Limits for a parser process: memory, CPU time, recursion; die with the parent; quiet pypdf."""
     import resource
     import sys
@@ -61,7 +63,7 @@ def _worker(conn, job: ExtractJob, limits: LoadLimits, max_memory_mb: int, timeo
     """
     result: tuple[str, object]
     try:
-        _harden(limits, max_memory_mb, timeout_s)
+        _harden(max_memory_mb, timeout_s)
         data = job.path.read_bytes()
         result = ("ok", load_bytes(job.name, data, limits))
     except IngestError as e:
