@@ -75,15 +75,8 @@ class Retriever:
             fused = sparse
         else:
             fused = rrf_fuse([[i for i, _ in dense], [i for i, _ in sparse]], [s.dense_weight, s.bm25_weight], s.rrf_k)
-        keep = fused[: max(k, s.candidates if self.reranker else k)]
-        rows = self.store.hits([cid for cid, _ in keep])
-        hits = []
-        for cid, score in keep:
-            h = rows.get(cid)
-            if h is None:  # deleted between the index read and the row fetch
-                continue
-            h.score = float(score)
-            hits.append(h)
+        n_keep = max(k, s.candidates if self.reranker else k)
+        hits = self._page_hits(fused, n_keep) if s.group_pages else self._chunk_hits(fused[:n_keep])
         self._attach_dense_scores(hits, qvec, dict(dense))
         if self.reranker is not None and hits:
             hits = self.reranker.rerank(query, hits)
@@ -92,6 +85,70 @@ class Retriever:
             h.rank = r
         self.last_timings = {"embed": t1 - t0, "search": t2 - t1, "total": time.perf_counter() - t0}
         return hits
+
+    def _chunk_hits(self, ranked: list[tuple[int, float]]) -> list[Hit]:
+        rows = self.store.hits([cid for cid, _ in ranked])
+        hits = []
+        for cid, score in ranked:
+            h = rows.get(cid)
+            if h is None:  # deleted between the index read and the row fetch
+                continue
+            h.score = float(score)
+            hits.append(h)
+        return hits
+
+    def _page_hits(self, ranked: list[tuple[int, float]], n: int) -> list[Hit]:
+        """One hit per page: chunks of the same page are merged into one passage.
+
+        Overlapping or adjacent chunks of a page would otherwise fill several of the
+        k slots with the same page; merged, the slots go to other pages and the
+        passage carries the neighbouring text. The page's score is its best chunk's.
+        """
+        rows = self.store.hits([cid for cid, _ in ranked])
+        groups: dict[tuple[int, int], list[Hit]] = {}
+        order: list[tuple[int, int]] = []
+        for cid, score in ranked:
+            h = rows.get(cid)
+            if h is None:
+                continue
+            h.score = float(score)
+            key = (h.doc_id, h.page)
+            if key not in groups:
+                if len(order) >= n:
+                    continue
+                groups[key] = []
+                order.append(key)
+            groups[key].append(h)
+        out = []
+        for key in order:
+            group = groups[key]
+            best = group[0]
+            if len(group) > 1:
+                best = self._merge(group)
+            out.append(best)
+        return out
+
+    def _merge(self, group: list[Hit]) -> Hit:
+        """Merge chunks of one page into the smallest span covering the touching ones."""
+        best = group[0]
+        spans = sorted((h.start, h.end) for h in group)
+        # Keep the run of overlapping/adjacent spans that contains the best chunk.
+        start, end = best.start, best.end
+        changed = True
+        while changed:
+            changed = False
+            for s_, e_ in spans:
+                if s_ <= end + 1 and e_ >= start - 1 and (s_ < start or e_ > end):
+                    if max(end, e_) - min(start, s_) <= self.settings.max_merge_chars:
+                        start, end = min(start, s_), max(end, e_)
+                        changed = True
+        if (start, end) == (best.start, best.end):
+            return best
+        text = self.store.page_text(best.doc_id, best.page)[start:end]
+        return Hit(
+            chunk_id=best.chunk_id, doc=best.doc, page=best.page, text=text, score=best.score,
+            start=start, end=end, doc_id=best.doc_id, collection=best.collection,
+        )
 
     def _attach_dense_scores(self, hits: list[Hit], qvec: np.ndarray | None, known: dict[int, float]) -> None:
         """Cosine similarity of every hit to the query (used for abstention)."""

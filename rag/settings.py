@@ -35,10 +35,12 @@ class Settings:
     # Retrieval.
     top_k: int = 5
     retrieval_mode: str = "hybrid"  # hybrid | dense | bm25
-    rrf_k: int = 60
-    dense_weight: float = 1.0
+    rrf_k: int = 10
+    dense_weight: float = 0.7
     bm25_weight: float = 1.0
-    candidates: int = 30
+    candidates: int = 40
+    group_pages: int = 1  # merge chunks of the same page into one passage
+    max_merge_chars: int = 2400
     reranker_model: str = ""
     index_kind: str = "auto"  # auto | flat | hnsw
     ann_threshold: int = 50_000
