@@ -100,7 +100,7 @@ def citation_viewer(engine: RAG, c: Citation, key: str) -> None:
         if is_pdf:
             with st.spinner("Rendering the page…"):
                 img = _page_image(str(path), path.stat().st_mtime, c.page, c.quote)
-            st.image(img.image, width="stretch", caption=f"{doc.name}, page {c.page}")
+            st.image(img.image, width="stretch", alt=f"{doc.name}, page {c.page}, the cited passage highlighted")
             located = bool(img.boxes)
         if not located:
             if is_pdf:

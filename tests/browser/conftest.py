@@ -30,6 +30,13 @@ CHROMIUM_ARGS = [
 ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
 DESKTOP = {"width": 1280, "height": 800}
 PHONE = {"width": 390, "height": 844}
+# Scroll an element to the top of the view, below Streamlit's fixed header.
+SCROLL_TO = """el => {
+    el.scrollIntoView({block: 'start'});
+    for (let p = el.parentElement; p; p = p.parentElement) {
+        if (p.scrollHeight > p.clientHeight && getComputedStyle(p).overflowY !== 'visible') { p.scrollBy(0, -70); break; }
+    }
+}"""
 
 
 def _free_port() -> int:

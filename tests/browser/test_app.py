@@ -12,6 +12,7 @@ from tests.browser.conftest import (
     ARTIFACTS,
     DESKTOP,
     PHONE,
+    SCROLL_TO,
     no_horizontal_overflow,
     open_page,
     serve,
@@ -70,6 +71,10 @@ def test_ask_streams_an_answer_with_its_sources(server, page):
     if chips.count():  # the small model does not always cite; when it does, the page opens
         chips.first.click()
         page.locator('[data-testid="stImage"] img').first.wait_for()
+        wait_idle(page)
+        page.locator('[data-testid="stChatMessage"]').last.evaluate(SCROLL_TO)
+        page.wait_for_timeout(500)
+        page.screenshot(path=str(ARTIFACTS / "ask-real-model-citation-1280.png"))
 
 
 def test_search_highlights_the_query_terms(server, page):

@@ -13,6 +13,7 @@ from tests.browser.conftest import (
     ARTIFACTS,
     DESKTOP,
     PHONE,
+    SCROLL_TO,
     ask,
     no_horizontal_overflow,
     open_page,
@@ -53,7 +54,7 @@ def _open_first_citation(pg, name: str) -> None:
     assert 0.002 < yellow_share(image.screenshot()) < 0.05, "the quote is not highlighted on the page image"
     assert pg.get_by_text("page 2 of 7").first.is_visible()
     assert pg.get_by_role("button", name="Download the original").first.is_visible()
-    chips.first.evaluate("el => el.closest('[data-testid=\"stButtonGroup\"]').scrollIntoView({block: 'start'})")
+    pg.locator('[data-testid="stChatMessage"]').first.evaluate(SCROLL_TO)  # the question, then the answer
     pg.wait_for_timeout(500)
     pg.screenshot(path=str(ARTIFACTS / f"ask-citation-{name}.png"))
     assert no_horizontal_overflow(pg)
