@@ -519,6 +519,12 @@ class VectorIndex:
             return index_ids(self._index)
 
     @property
+    def faiss_index(self):
+        """The FAISS object searched now (for benchmarks and diagnostics; do not mutate)."""
+        self.load()
+        return self._index
+
+    @property
     def is_approximate(self) -> bool:
         self.load()
         return _is_ivf(self._index)
