@@ -119,20 +119,27 @@ def test_temp_files_of_killed_writers_are_removed_but_a_live_writers_are_kept(se
         sleeper.wait()
 
 
-class _FailsOnThirdDocument(FakeEmbedder):
-    def embed_passages(self, texts):
-        if self.calls == 2:
-            self.calls += 1
-            raise RuntimeError("simulated crash while embedding")
-        return super().embed_passages(texts)
+def test_interrupted_ingest_keeps_finished_documents_and_resumes(settings, monkeypatch):
+    """Each document is one transaction: a failure inside the third one's transaction keeps the
+    two before it, leaves nothing of the third, and a re-run adds it and ends equal to a clean run."""
+    from rag.store import Store
 
+    bump = Store._bump
+    calls = {"n": 0}
 
-def test_interrupted_ingest_keeps_finished_documents_and_resumes(settings):
-    """Each document is one transaction: an error mid-batch keeps the ones before it; a re-run adds the rest."""
-    rag = RAG(settings, embedder=_FailsOnThirdDocument(), generator=FakeGenerator())
+    def fails_on_third_commit(db):
+        calls["n"] += 1
+        if calls["n"] == 3:
+            raise RuntimeError("simulated crash inside the transaction")
+        return bump(db)
+
+    monkeypatch.setattr(Store, "_bump", staticmethod(fails_on_third_commit))
+    rag = _rag(settings)
     sources = [Source(n, data=t.encode()) for n, t in DOCS.items()]
     with pytest.raises(RuntimeError, match="simulated crash"):
         rag.ingest_sources(sources)
+    monkeypatch.setattr(Store, "_bump", staticmethod(bump))
+    rag = _rag(settings)  # a new process, as after a crash
     assert [d.name for d in rag.store.documents()] == ["albatross.txt", "bandicoot.txt"]
     assert _agrees(rag)
     report = rag.ingest_sources(sources)
