@@ -93,15 +93,26 @@ def _stem(w: str) -> str:
     return w
 
 
-def lexical_support(claim: str, support: str) -> float:
-    """Share of the claim's content words found in ``support`` (0 when numbers are missing)."""
+def lexical_support(claim: str, support: str, question: str = "") -> float:
+    """Share of the claim's content words found in ``support`` (0 when numbers are missing).
+
+    With ``question``, the words the claim adds beyond the question — the part that
+    carries the answer — must be supported too: the result is the smaller of the two
+    shares, so a claim that repeats the question and invents the rest scores low.
+    """
     cw = content_words(claim)
     nums = numbers(claim)
     if nums and not nums <= numbers(support):
         return 0.0
     if not cw:
         return 0.0
-    return len(cw & content_words(support)) / len(cw)
+    sw = content_words(support)
+    share = len(cw & sw) / len(cw)
+    if question:
+        novel = cw - content_words(question)
+        if novel:
+            share = min(share, len(novel & sw) / len(novel))
+    return share
 
 
 @dataclass
@@ -113,13 +124,15 @@ class Support:
     end: int
 
 
-def best_support(claim: str, hit: Hit, claim_vec: np.ndarray | None, sent_vecs: np.ndarray | None) -> Support:
+def best_support(
+    claim: str, hit: Hit, claim_vec: np.ndarray | None, sent_vecs: np.ndarray | None, question: str = ""
+) -> Support:
     """The span of ``hit`` (one sentence or two adjacent ones) that best supports ``claim``."""
     spans = split_sentences(hit.text) or [(0, len(hit.text))]
     candidates = list(spans) + [(spans[i][0], spans[i + 1][1]) for i in range(len(spans) - 1)]
     best = Support(0.0, 0.0, 0.0, 0, 0)
     for idx, (s, e) in enumerate(candidates):
-        lex = lexical_support(claim, hit.text[s:e])
+        lex = lexical_support(claim, hit.text[s:e], question)
         if claim_vec is not None and sent_vecs is not None:
             if idx < len(spans):
                 sem = float(sent_vecs[idx] @ claim_vec)
@@ -137,7 +150,7 @@ def best_support(claim: str, hit: Hit, claim_vec: np.ndarray | None, sent_vecs: 
     return best
 
 
-def is_supported(sup: Support, min_score: float = 0.45, min_lexical: float = 0.34) -> bool:
+def is_supported(sup: Support, min_score: float = 0.45, min_lexical: float = 0.5) -> bool:
     return sup.score >= min_score and sup.lexical >= min_lexical
 
 
@@ -154,6 +167,7 @@ def verify_answer(
     embed: Callable[[Sequence[str]], np.ndarray] | None = None,
     policy: str = "flag",
     page_text: Callable[[Hit], str] | None = None,
+    question: str = "",
 ) -> Verified:
     """Check every claim of ``answer`` against its cited passages (``[n]`` = ``hits[n-1]``).
 
@@ -184,7 +198,7 @@ def verify_answer(
         results: dict[int, Support] = {}
         for n in range(1, len(hits) + 1):
             sv = sent_vecs[n - 1] if sent_vecs is not None else None
-            results[n] = best_support(text, hits[n - 1], cvec, sv)
+            results[n] = best_support(text, hits[n - 1], cvec, sv, question)
         good_cited = [n for n in cited if is_supported(results[n])]
         if good_cited:
             final = good_cited

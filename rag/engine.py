@@ -17,9 +17,10 @@ from rag.citations import verify_answer
 from rag.errors import IndexMismatchError
 from rag.generators.base import Message
 from rag.prompts import NO_ANSWER, SYSTEM_PROMPT, build_messages, standalone_question
+from rag.quotes import best_quote
 from rag.settings import Settings
 from rag.store import DEFAULT_COLLECTION, Store
-from rag.types import Answer, Hit
+from rag.types import Answer, Citation, Claim, Hit
 
 logger = logging.getLogger(__name__)
 
@@ -30,6 +31,15 @@ class Event:
 
     kind: str
     value: Any
+
+
+def _says_no_answer(raw: str) -> bool:
+    """The model reported that the passages do not contain the answer."""
+    text = " ".join(raw.lower().split())
+    return text.startswith(NO_ANSWER.lower().rstrip(".")) or any(
+        p in text[:120]
+        for p in ("do not contain the answer", "does not contain the answer", "don't contain the answer")
+    )
 
 
 class RAG:
@@ -237,7 +247,7 @@ class RAG:
         if not self.is_relevant(hits):
             timings["total"] = time.perf_counter() - t0
             yield Event("token", NO_ANSWER)
-            yield Event("done", Answer(question, NO_ANSWER, [], hits, True, [], query, timings, NO_ANSWER))
+            yield Event("done", Answer(question, NO_ANSWER, [], hits, True, [], query, timings, NO_ANSWER, "abstained"))
             return
         gen = self.generator
         messages, kept = build_messages(
@@ -261,16 +271,47 @@ class RAG:
         return max(128, min(self.settings.context_budget_tokens, window - reserve))
 
     def finish_answer(self, question: str, query: str, raw: str, hits: Sequence[Hit], timings: dict) -> Answer:
-        """Verify the model's text against the passages and decide whether to abstain."""
-        if not raw or raw.strip().rstrip(".").lower() == NO_ANSWER.rstrip(".").lower():
-            return Answer(question, NO_ANSWER, [], list(hits), True, [], query, timings, raw)
-        verified = verify_answer(raw, hits, self.embedder.embed_passages, self.settings.unsupported)
-        supported = [c for c in verified.claims if c.supported]
-        if not supported:
-            return Answer(question, NO_ANSWER, [], list(hits), True, verified.claims, query, timings, raw)
-        return Answer(
-            question, verified.answer, verified.citations, list(hits), False, verified.claims, query, timings, raw
+        """Verify the model's text against the passages and decide what the user sees.
+
+        1. The model's claims that a passage supports are kept, cited to that passage;
+           unsupported ones are flagged (or dropped with RAG_UNSUPPORTED=drop).
+        2. If no claim is supported — small models often paraphrase wrongly — the
+           sentence of the passages that best answers the question is quoted instead,
+           provided it covers most of the question's content words.
+        3. Otherwise (or when the model itself says the documents lack the answer) the
+           answer abstains.
+        """
+        hits = list(hits)
+        said_no = not raw or _says_no_answer(raw)
+        claims = []
+        if not said_no:
+            verified = verify_answer(
+                raw, hits, self.embedder.embed_passages, self.settings.unsupported, question=query
+            )
+            claims = verified.claims
+            if any(c.supported for c in claims):
+                return Answer(
+                    question, verified.answer, verified.citations, hits, False, claims, query, timings, raw, "generated"
+                )
+            quoted = self._quote_answer(question, query, hits, timings, raw)
+            if quoted is not None:
+                return quoted
+        return Answer(question, NO_ANSWER, [], hits, True, claims, query, timings, raw, "abstained")
+
+    def _quote_answer(self, question: str, query: str, hits: list[Hit], timings: dict, raw: str) -> Answer | None:
+        q = best_quote(query, hits, self.embedder.embed_passages)
+        if q is None or q.lexical < self.settings.min_quote_coverage or q.score < self.settings.min_quote_score:
+            return None
+        h = hits[q.n - 1]
+        text = " ".join(q.text.split())
+        citation = Citation(
+            n=q.n, doc=h.doc, page=h.page, chunk_id=h.chunk_id, quote=q.text,
+            quote_start=h.start + q.start, quote_end=h.start + q.end, doc_id=h.doc_id,
         )
+        body = text[:-1] if text[-1:] in ".!?" else text
+        answer = f"{body} [{q.n}]{text[-1] if text[-1:] in '.!?' else '.'}"
+        claims = [Claim(text, [q.n], True)]
+        return Answer(question, answer, [citation], hits, False, claims, query, timings, raw, "quoted")
 
     def ask(self, question: str, history: Sequence[Message] = (), **kw) -> Answer:
         answer = None

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import json
 import re
-import statistics
 import time
 import unicodedata
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 from rag.errors import EvalError
 from rag.types import Answer, Hit

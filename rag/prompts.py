@@ -25,6 +25,20 @@ SYSTEM_PROMPT = (
 
 NO_ANSWER = "The documents do not contain the answer."
 
+# A worked example shown to the model before the real question (few-shot). Small
+# models copy its shape: one short sentence, the answer's exact words, a citation.
+EXAMPLE: list[Message] = [
+    {
+        "role": "user",
+        "content": (
+            "Passages:\n\n[1] museum-guide.pdf, page 4:\n<<<The west wing opened in 1998. It houses the "
+            "collection of Roman coins.>>>\n\n[2] museum-guide.pdf, page 2:\n<<<Tickets cost 12 euros for "
+            "adults. Children under 6 enter for free.>>>\n\nQuestion: How much is an adult ticket?\nAnswer:"
+        ),
+    },
+    {"role": "assistant", "content": "An adult ticket costs 12 euros [2]."},
+]
+
 PROMPT_VARIANTS = {
     "default": SYSTEM_PROMPT,
     "minimal": "Answer the question from the passages. Cite passage numbers like [1].",
@@ -42,6 +56,7 @@ def build_messages(
     system: str = SYSTEM_PROMPT,
     count_tokens: Callable[[str], int] | None = None,
     budget_tokens: int = 0,
+    example: bool = True,
 ) -> tuple[list[Message], list[Hit]]:
     """The chat messages for ``question`` over ``hits``, fitted to ``budget_tokens``.
 
@@ -61,7 +76,8 @@ def build_messages(
         blocks.append(block)
         used += cost
     user = "Passages:\n\n" + "\n\n".join(blocks) + f"\n\nQuestion: {question.strip()}\nAnswer:"
-    return [{"role": "system", "content": system}, {"role": "user", "content": user}], kept
+    shots = list(EXAMPLE) if example else []
+    return [{"role": "system", "content": system}, *shots, {"role": "user", "content": user}], kept
 
 
 _FOLLOW_UP = re.compile(

@@ -46,6 +46,10 @@ class Settings:
     ann_threshold: int = 50_000
     # Abstention: highest dense cosine similarity below which nothing counts as relevant.
     min_relevance: float = 0.25
+    # When the model's answer cannot be verified, quote the best sentence only if it
+    # covers this share of the question's content words (and scores this high).
+    min_quote_coverage: float = 0.55
+    min_quote_score: float = 0.45
     # Generation.
     llm_backend: str = "transformers"  # transformers | openai | extractive
     llm_model: str = BUNDLED

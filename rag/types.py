@@ -93,6 +93,7 @@ class Answer:
     standalone_question: str = ""
     timings: dict[str, float] = field(default_factory=dict)
     raw_answer: str = ""
+    mode: str = ""  # generated | quoted | abstained
 
     def to_json(self) -> dict[str, Any]:
         out = {
@@ -102,6 +103,7 @@ class Answer:
             "sources": [h.to_json() for h in self.sources],
             "abstained": self.abstained,
             "claims": [c.to_json() for c in self.claims],
+            "mode": self.mode,
             "timings": {k: round(v, 4) for k, v in self.timings.items()},
         }
         if self.standalone_question and self.standalone_question != self.question:

@@ -78,13 +78,23 @@ def test_the_models_own_abstention_is_recognised(settings, docs):
     assert answer.abstained and answer.citations == []
 
 
-def test_an_answer_with_no_supported_claim_abstains(settings, docs):
+def test_an_unverifiable_answer_is_replaced_by_a_quote_of_the_page(settings, docs):
     rag = RAG(settings, FakeEmbedder(), FakeGenerator(reply="The lighthouse was painted purple in 1999 [1]."))
     rag.ingest_paths([docs])
     answer = rag.ask("When was the Harbor Point lighthouse built?")
-    assert answer.abstained and answer.answer == NO_ANSWER
-    assert answer.claims and not answer.claims[0].supported
+    assert not answer.abstained and answer.mode == "quoted"
+    assert "purple" not in answer.answer and "1872" in answer.answer
+    assert [c.doc for c in answer.citations] == ["lighthouse.md"]
+    assert all(c.supported for c in answer.claims)
     assert "purple" in answer.raw_answer
+
+
+def test_an_unverifiable_answer_without_a_matching_sentence_abstains(settings, docs):
+    rag = RAG(settings, FakeEmbedder(), FakeGenerator(reply="The keeper's cat was named Biscuit [1]."))
+    rag.ingest_paths([docs])
+    answer = rag.ask("What was the name of the lighthouse keeper's cat?")
+    assert answer.abstained and answer.answer == NO_ANSWER and answer.mode == "abstained"
+    assert answer.claims and not answer.claims[0].supported
 
 
 def test_a_wrong_citation_is_corrected(settings, docs):
