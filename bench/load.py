@@ -173,7 +173,7 @@ class HealthProber(threading.Thread):
 
     def since_mark(self) -> tuple[list[float], int]:
         with self._lock:
-            return self._lat[self._mark[0]:], self._failed - self._mark[1]
+            return self._lat[self._mark[0] :], self._failed - self._mark[1]
 
     def stop(self) -> None:
         self._stop_event.set()
@@ -209,8 +209,12 @@ def health_load(url: str, clients: int, n: int) -> dict:
         t.join()
     wall = time.perf_counter() - t0
     return {
-        "clients": clients, "requests": n, "req_per_s": len(lat) / wall, "p50_ms": percentile(lat, 50),
-        "p95_ms": percentile(lat, 95), "failed": failed,
+        "clients": clients,
+        "requests": n,
+        "req_per_s": len(lat) / wall,
+        "p50_ms": percentile(lat, 50),
+        "p95_ms": percentile(lat, 95),
+        "failed": failed,
     }
 
 
@@ -219,7 +223,11 @@ def start_app(data_dir: Path, port: int, timeout: float = 90.0) -> subprocess.Po
     env = dict(os.environ, RAG_DATA_DIR=str(data_dir))
     proc = subprocess.Popen(
         [sys.executable, "-m", "rag.cli", "serve", "--data-dir", str(data_dir), "--port", str(port)],
-        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
     )
     url = f"http://127.0.0.1:{port}/_stcore/health"
     deadline = time.monotonic() + timeout
@@ -258,14 +266,24 @@ def fmt(v: float, unit: str = "s") -> str:
 
 def print_ask_table(name: str, rows: list[dict]) -> None:
     print(f"\n## {name}")
-    print("| askers | questions | q/min | TTFT p50 s | TTFT p95 s | total p50 s | total p95 s | errors "
-          "| health p50/p95 ms during |")
+    print(
+        "| askers | questions | q/min | TTFT p50 s | TTFT p95 s | total p50 s | total p95 s | errors "
+        "| health p50/p95 ms during |"
+    )
     print("|---:|---:|---:|---:|---:|---:|---:|---:|---|")
     for r in rows:
-        health = (f"{fmt(r['health_p50_ms'], 'ms')} / {fmt(r['health_p95_ms'], 'ms')}"
-                  + (f" ({r['health_failed']} failed)" if r.get("health_failed") else "")) if "health_p50_ms" in r else "-"
-        print(f"| {r['askers']} | {r['questions']} | {r['q_per_min']:.1f} | {fmt(r['ttft_p50'])} | "
-              f"{fmt(r['ttft_p95'])} | {fmt(r['total_p50'])} | {fmt(r['total_p95'])} | {r['errors']} | {health} |")
+        health = (
+            (
+                f"{fmt(r['health_p50_ms'], 'ms')} / {fmt(r['health_p95_ms'], 'ms')}"
+                + (f" ({r['health_failed']} failed)" if r.get("health_failed") else "")
+            )
+            if "health_p50_ms" in r
+            else "-"
+        )
+        print(
+            f"| {r['askers']} | {r['questions']} | {r['q_per_min']:.1f} | {fmt(r['ttft_p50'])} | "
+            f"{fmt(r['ttft_p95'])} | {fmt(r['total_p50'])} | {fmt(r['total_p95'])} | {r['errors']} | {health} |"
+        )
         if r["first_error"]:
             print(f"  first error: {r['first_error'][:200]}")
     sys.stdout.flush()
@@ -282,8 +300,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--health-requests", type=int, default=200, help="health GETs per level")
     p.add_argument("--timeout", type=float, default=900.0, help="RAG_OPENAI_TIMEOUT for the openai target")
     p.add_argument("--llama-threads", type=int, default=0, help="llama.cpp threads (0 = its default)")
-    p.add_argument("--model-cache", default=str(ROOT / ".venv" / "rag-test-cache"),
-                   help="data dir that keeps the converted bundled model (shared with the tests)")
+    p.add_argument(
+        "--model-cache",
+        default=str(ROOT / ".venv" / "rag-test-cache"),
+        help="data dir that keeps the converted bundled model (shared with the tests)",
+    )
     p.add_argument("--json", help="also write the figures to this JSON file")
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
@@ -298,17 +319,22 @@ def main(argv: list[str] | None = None) -> int:
     from rag.engine import RAG
     from rag.settings import Settings
 
-    print(f"# load test  cpus={os.cpu_count()} torch_threads={torch.get_num_threads()} "
-          f"loadavg_before={os.getloadavg()[0]:.2f}  levels={levels} questions/level=max({args.questions}, askers) "
-          f"max_new_tokens={args.max_new_tokens} top_k={args.top_k} context_tokens={args.context_tokens}")
+    print(
+        f"# load test  cpus={os.cpu_count()} torch_threads={torch.get_num_threads()} "
+        f"loadavg_before={os.getloadavg()[0]:.2f}  levels={levels} questions/level=max({args.questions}, askers) "
+        f"max_new_tokens={args.max_new_tokens} top_k={args.top_k} context_tokens={args.context_tokens}"
+    )
     tmp = Path(tempfile.mkdtemp(prefix="rag-load-"))
     results: dict = {"levels": levels, "args": vars(args)}
     app = prober = None
     try:
         data = tmp / "data"
         settings = Settings(
-            data_dir=data, llm_max_new_tokens=args.max_new_tokens, top_k=args.top_k,
-            context_budget_tokens=args.context_tokens, openai_timeout=args.timeout,
+            data_dir=data,
+            llm_max_new_tokens=args.max_new_tokens,
+            top_k=args.top_k,
+            context_budget_tokens=args.context_tokens,
+            openai_timeout=args.timeout,
         )
         emb = SentenceTransformerEmbedder.from_settings(settings)
         t0 = time.perf_counter()
@@ -329,8 +355,10 @@ def main(argv: list[str] | None = None) -> int:
             print("\n## Streamlit /_stcore/health of `rag serve` (no askers running)")
             print("| clients | requests | req/s | p50 ms | p95 ms | failed |\n|---:|---:|---:|---:|---:|---:|")
             for r in rows:
-                print(f"| {r['clients']} | {r['requests']} | {r['req_per_s']:.0f} | {fmt(r['p50_ms'], 'ms')} | "
-                      f"{fmt(r['p95_ms'], 'ms')} | {r['failed']} |")
+                print(
+                    f"| {r['clients']} | {r['requests']} | {r['req_per_s']:.0f} | {fmt(r['p50_ms'], 'ms')} | "
+                    f"{fmt(r['p95_ms'], 'ms')} | {r['failed']} |"
+                )
 
         if "transformers" in targets:
             from rag.generators.transformers_backend import TransformersGenerator
@@ -355,8 +383,9 @@ def main(argv: list[str] | None = None) -> int:
             else:
                 srv = LlamaServer(n_ctx=2048, threads=args.llama_threads or None)
                 with srv:
-                    gen = OpenAIGenerator(srv.base_url, srv.alias, timeout=args.timeout,
-                                          max_new_tokens=args.max_new_tokens)
+                    gen = OpenAIGenerator(
+                        srv.base_url, srv.alias, timeout=args.timeout, max_new_tokens=args.max_new_tokens
+                    )
                     rag = RAG(settings.replace(llm_backend="openai"), embedder=emb, generator=gen)
                     ask_once(rag, WARM_UP)  # not counted
                     rows = [run_level(rag, n, max(args.questions, n), prober) for n in levels]

@@ -125,9 +125,7 @@ class OpenAIGenerator:
     ) -> None:
         parts = urlsplit(base_url.strip())
         if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise ConfigError(
-                f"RAG_OPENAI_BASE_URL={base_url!r} is not an http(s) URL (e.g. http://127.0.0.1:8000/v1)"
-            )
+            raise ConfigError(f"RAG_OPENAI_BASE_URL={base_url!r} is not an http(s) URL (e.g. http://127.0.0.1:8000/v1)")
         self.base_url = base_url.strip().rstrip("/")
         self._scheme = parts.scheme
         self._host = parts.hostname
@@ -149,8 +147,14 @@ class OpenAIGenerator:
     @classmethod
     def from_settings(cls, s: Settings) -> OpenAIGenerator:
         return cls(
-            s.openai_base_url, s.openai_model, s.openai_api_key, s.openai_timeout, s.openai_retries,
-            s.llm_max_new_tokens, s.llm_temperature, s.llm_context_tokens,
+            s.openai_base_url,
+            s.openai_model,
+            s.openai_api_key,
+            s.openai_timeout,
+            s.openai_retries,
+            s.llm_max_new_tokens,
+            s.llm_temperature,
+            s.llm_context_tokens,
         )
 
     # -- Generator protocol --------------------------------------------------------------
@@ -333,8 +337,12 @@ class OpenAIGenerator:
             hint = "check RAG_OPENAI_API_KEY" if self.api_key else "set RAG_OPENAI_API_KEY"
             return GeneratorError(f"{where} refused the request (HTTP {status}: {detail or 'unauthorized'}) — {hint}")
         low = detail.lower()
-        if status in (400, 404, 422) and "model" in low and any(
-            w in low for w in ("not found", "does not exist", "unknown", "no model", "not exist", "invalid model")
+        if (
+            status in (400, 404, 422)
+            and "model" in low
+            and any(
+                w in low for w in ("not found", "does not exist", "unknown", "no model", "not exist", "invalid model")
+            )
         ):
             try:
                 ids = [str(m.get("id")) for m in (self.list_models() or []) if m.get("id")]
@@ -397,10 +405,7 @@ class OpenAIGenerator:
 
     # -- messages and waiting ---------------------------------------------------------------
     def _unreachable(self, reason: str) -> str:
-        return (
-            f"cannot reach the LLM server at {self.base_url}: {reason} — is it running? "
-            "set RAG_OPENAI_BASE_URL"
-        )
+        return f"cannot reach the LLM server at {self.base_url}: {reason} — is it running? set RAG_OPENAI_BASE_URL"
 
     def _timeout_message(self) -> str:
         return (

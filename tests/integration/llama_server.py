@@ -76,10 +76,22 @@ class LlamaServer:
 
     def command(self) -> list[str]:
         cmd = [
-            sys.executable, "-m", "llama_cpp.server", "--model", str(self.model), "--host", "127.0.0.1",
-            "--port", str(self.port), "--n_ctx", str(self.n_ctx), "--model_alias", self.alias,
+            sys.executable,
+            "-m",
+            "llama_cpp.server",
+            "--model",
+            str(self.model),
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(self.port),
+            "--n_ctx",
+            str(self.n_ctx),
+            "--model_alias",
+            self.alias,
             # By default the server cuts a streaming reply short as soon as another request arrives.
-            "--interrupt_requests", "False",
+            "--interrupt_requests",
+            "False",
         ]
         if self.threads:
             cmd += ["--n_threads", str(self.threads)]
@@ -90,7 +102,10 @@ class LlamaServer:
         if not llama_cpp_available():
             raise RuntimeError("llama-cpp-python is not installed: run `make setup-server`")
         self.proc = subprocess.Popen(
-            self.command(), stdout=self._log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+            self.command(),
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
             env=dict(os.environ, PYTHONUNBUFFERED="1"),
         )
         deadline = time.monotonic() + timeout

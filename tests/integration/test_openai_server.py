@@ -85,8 +85,12 @@ def test_rag_answers_through_the_server_with_sources(llama_server, settings, rea
     from rag.engine import RAG
 
     s = settings.replace(
-        llm_backend="openai", openai_base_url=llama_server.base_url, openai_model="smollm2",
-        llm_max_new_tokens=32, top_k=3, context_budget_tokens=400,  # a short prompt: this CPU is slow
+        llm_backend="openai",
+        openai_base_url=llama_server.base_url,
+        openai_model="smollm2",
+        llm_max_new_tokens=32,
+        top_k=3,
+        context_budget_tokens=400,  # a short prompt: this CPU is slow
     )
     rag = RAG(s, embedder=real_embedder)
     report = rag.ingest_paths([SAMPLE_DOCS])
@@ -98,7 +102,10 @@ def test_rag_answers_through_the_server_with_sources(llama_server, settings, rea
     assert kinds.count("token") > 1  # the server's reply arrived as a stream
     answer = events[-1].value
     assert rag.generator.describe() == {
-        "backend": "openai", "model": "smollm2", "base_url": llama_server.base_url, "loaded": True,
+        "backend": "openai",
+        "model": "smollm2",
+        "base_url": llama_server.base_url,
+        "loaded": True,
     }
     assert answer.sources[0].doc == "acme-handbook.pdf"
     assert answer.raw_answer.strip()  # text the server generated
@@ -112,15 +119,27 @@ def test_rag_answers_through_the_server_with_sources(llama_server, settings, rea
 @pytest.mark.slow
 def test_rag_ask_cli_uses_the_server_from_environment_variables(llama_server, tmp_path):
     env = dict(
-        os.environ, RAG_DATA_DIR=str(tmp_path / "cli-data"), RAG_LLM_BACKEND="openai",
-        RAG_OPENAI_BASE_URL=llama_server.base_url, RAG_OPENAI_MODEL="smollm2", RAG_LLM_MAX_NEW_TOKENS="32",
-        RAG_TOP_K="2", RAG_CONTEXT_BUDGET_TOKENS="300",
+        os.environ,
+        RAG_DATA_DIR=str(tmp_path / "cli-data"),
+        RAG_LLM_BACKEND="openai",
+        RAG_OPENAI_BASE_URL=llama_server.base_url,
+        RAG_OPENAI_MODEL="smollm2",
+        RAG_LLM_MAX_NEW_TOKENS="32",
+        RAG_TOP_K="2",
+        RAG_CONTEXT_BUDGET_TOKENS="300",
     )
     rag = [sys.executable, "-m", "rag.cli"]
-    subprocess.run([*rag, "ingest", str(SAMPLE_DOCS / "acme-handbook.pdf")], env=env, cwd=ROOT, check=True,
-                   capture_output=True, timeout=300)
-    out = subprocess.run([*rag, "ask", "--json", QUESTION], env=env, cwd=ROOT, capture_output=True, text=True,
-                         timeout=300)
+    subprocess.run(
+        [*rag, "ingest", str(SAMPLE_DOCS / "acme-handbook.pdf")],
+        env=env,
+        cwd=ROOT,
+        check=True,
+        capture_output=True,
+        timeout=300,
+    )
+    out = subprocess.run(
+        [*rag, "ask", "--json", QUESTION], env=env, cwd=ROOT, capture_output=True, text=True, timeout=300
+    )
     assert out.returncode == 0, out.stderr
     answer = json.loads(out.stdout)
     assert answer["sources"][0]["doc"] == "acme-handbook.pdf"

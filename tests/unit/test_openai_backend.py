@@ -56,7 +56,9 @@ class FakeServer:
             def _handle(self, method: str) -> None:
                 length = int(self.headers.get("Content-Length") or 0)
                 body = json.loads(self.rfile.read(length)) if length else None
-                owner.requests.append({"method": method, "path": self.path, "headers": dict(self.headers), "body": body})
+                owner.requests.append(
+                    {"method": method, "path": self.path, "headers": dict(self.headers), "body": body}
+                )
                 queue = owner.routes.get((method, self.path))
                 reply = (queue.pop(0) if len(queue) > 1 else queue[0]) if queue else Reply(404, {"detail": "Not Found"})
                 time.sleep(reply.delay)
@@ -136,7 +138,7 @@ def closed_port() -> int:
 
 # -- server-sent events ------------------------------------------------------------------------
 def test_iter_sse_handles_comments_multiline_data_and_a_missing_final_blank_line():
-    lines = [b": keep-alive\n", b"event: message\n", b"data: {\"a\":\n", b"data: 1}\n", b"\n", b"data:[DONE]"]
+    lines = [b": keep-alive\n", b"event: message\n", b'data: {"a":\n', b"data: 1}\n", b"\n", b"data:[DONE]"]
     assert list(iter_sse(lines)) == ['{"a":\n1}', "[DONE]"]
 
 
@@ -316,13 +318,23 @@ def test_make_generator_builds_it_from_settings(server, settings):
     from rag.generators import make_generator
 
     s = settings.replace(
-        llm_backend="openai", openai_base_url=server.url, openai_model="smol", openai_api_key="k",
-        openai_timeout=5.0, openai_retries=1, llm_max_new_tokens=12,
+        llm_backend="openai",
+        openai_base_url=server.url,
+        openai_model="smol",
+        openai_api_key="k",
+        openai_timeout=5.0,
+        openai_retries=1,
+        llm_max_new_tokens=12,
     )
     gen = make_generator(s)
     assert isinstance(gen, OpenAIGenerator)
     assert (gen.base_url, gen.model, gen.api_key, gen.timeout, gen.retries, gen.max_new_tokens) == (
-        server.url, "smol", "k", 5.0, 1, 12,
+        server.url,
+        "smol",
+        "k",
+        5.0,
+        1,
+        12,
     )
     assert gen.describe() == {"backend": "openai", "model": "smol", "base_url": server.url, "loaded": False}
 
