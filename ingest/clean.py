@@ -35,3 +35,36 @@ def clean_text(text: str) -> str:
     text = _SPACE_AROUND_NL.sub("\n", text)
     text = _BLANK_LINES.sub("\n\n", text)
     return text.strip()
+
+
+_DIGITS = re.compile(r"\d+")
+
+
+def _line_key(line: str) -> str:
+    key = " ".join(line.lower().split())
+    # Page numbers: short lines match whatever their digits ("Page 3 of 9", "- 12 -").
+    return _DIGITS.sub("#", key) if len(key) <= 24 else key
+
+
+def strip_repeated_lines(pages: list[str], min_pages: int = 3, share: float = 0.5) -> list[str]:
+    """Remove running headers and footers: short lines repeated on many pages.
+
+    A line (for short lines digits ignored, so "Page 3 of 9" matches "Page 4 of 9") on at
+    least ``share`` of the pages of a document with ``min_pages`` or more pages is
+    boilerplate; it adds noise to every chunk of every page and is removed.
+    """
+    if len(pages) < min_pages:
+        return pages
+    seen: dict[str, int] = {}
+    for text in pages:
+        for key in {_line_key(line) for line in text.split("\n") if 0 < len(line.strip()) <= 120}:
+            seen[key] = seen.get(key, 0) + 1
+    limit = max(min_pages, int(share * len(pages) + 0.999))
+    boiler = {k for k, n in seen.items() if n >= limit}
+    if not boiler:
+        return pages
+    out = []
+    for text in pages:
+        kept = [line for line in text.split("\n") if _line_key(line) not in boiler]
+        out.append("\n".join(kept).strip())
+    return out

@@ -12,7 +12,7 @@ import logging
 from dataclasses import dataclass
 from pathlib import Path
 
-from ingest.clean import clean_text
+from ingest.clean import clean_text, strip_repeated_lines
 from rag.errors import IngestError
 from rag.types import Page
 
@@ -205,6 +205,9 @@ def load_pdf(name: str, data: bytes, limits: LoadLimits) -> Loaded:
             "no text layer — needs OCR (the PDF contains only images or scanned pages; "
             "OCR is not available in this installation)",
         )
+    texts = strip_repeated_lines([p.text for p in pages])
+    if any(texts):  # a document of identical pages keeps its text
+        pages = [Page(p.number, t) for p, t in zip(pages, texts) if t]
     return Loaded(pages=pages, n_pages=n_pages, warnings=warnings)
 
 

@@ -47,3 +47,18 @@ def test_cleaning_is_idempotent():
     raw = "The exam-\nple   has\u00a0spaces.\n\n\n\nAnd    paragraphs."
     once = clean_text(raw)
     assert clean_text(once) == once
+
+
+def test_running_headers_and_footers_are_removed():
+    from ingest.clean import strip_repeated_lines
+
+    pages = [f"Acme Handbook\nSection {i} text about topic {i}.\nPage {i} of 4" for i in range(1, 5)]
+    out = strip_repeated_lines(pages)
+    assert out == [f"Section {i} text about topic {i}." for i in range(1, 5)]
+
+
+def test_short_documents_keep_their_repeated_lines():
+    from ingest.clean import strip_repeated_lines
+
+    pages = ["Title\nOne.", "Title\nTwo."]
+    assert strip_repeated_lines(pages) == pages
