@@ -12,8 +12,8 @@ import logging
 import os
 import shutil
 import threading
+from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Iterator, Sequence
 
 from rag.errors import ModelError
 from rag.generators.base import Message
@@ -102,7 +102,7 @@ class TransformersGenerator:
         self.notes: list[str] = []
 
     @classmethod
-    def from_settings(cls, s: Settings) -> "TransformersGenerator":
+    def from_settings(cls, s: Settings) -> TransformersGenerator:
         return cls(
             s.llm_model, s.data_dir, s.llm_device, s.llm_quantization, s.llm_max_new_tokens,
             s.llm_temperature, s.llm_context_tokens,
@@ -125,6 +125,8 @@ class TransformersGenerator:
 
     def _load(self):
         torch = _torch()
+        # Import once here: concurrent first imports of transformers' lazy modules can fail.
+        from transformers import StoppingCriteria, StoppingCriteriaList, TextIteratorStreamer  # noqa: F401
         device = self._device
         if device == "auto":
             device = "cuda" if torch.cuda.is_available() else "cpu"
@@ -213,9 +215,8 @@ class TransformersGenerator:
 
     def stream(self, messages: Sequence[Message], max_new_tokens: int | None = None) -> Iterator[str]:
         torch = _torch()
-        from transformers import TextIteratorStreamer
-
         tok, model = self._ensure()
+        from transformers import StoppingCriteria, StoppingCriteriaList, TextIteratorStreamer
         enc = tok.apply_chat_template(
             list(messages), add_generation_prompt=True, return_tensors="pt", return_dict=True
         )
@@ -240,6 +241,14 @@ class TransformersGenerator:
         else:
             kwargs.update(do_sample=False)
         errors: list[BaseException] = []
+        cancelled = threading.Event()
+
+        class _Cancelled(StoppingCriteria):
+            # The reader went away (a closed browser tab): stop generating and free the queue.
+            def __call__(self, input_ids, scores, **kw) -> bool:
+                return cancelled.is_set()
+
+        kwargs["stopping_criteria"] = StoppingCriteriaList([_Cancelled()])
 
         def run() -> None:
             try:
@@ -252,10 +261,13 @@ class TransformersGenerator:
         with self._queue:
             worker = threading.Thread(target=run, daemon=True)
             worker.start()
-            for piece in streamer:
-                if piece:
-                    yield piece
-            worker.join()
+            try:
+                for piece in streamer:
+                    if piece:
+                        yield piece
+            finally:
+                cancelled.set()
+                worker.join()
         if errors:
             raise ModelError(f"generation failed ({errors[0]})")
 
@@ -268,7 +280,7 @@ class FairLock:
         self._waiters: list[threading.Event] = []
         self._held = False
 
-    def __enter__(self) -> "FairLock":
+    def __enter__(self) -> FairLock:
         ev = threading.Event()
         with self._mutex:
             if not self._held and not self._waiters:
