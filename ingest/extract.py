@@ -1,9 +1,9 @@
 """Run loaders in worker processes, ahead of the embedding work.
 
 Each file is parsed in its own short-lived process (``forkserver`` start method, so
-it is safe from a multi-threaded parent) with a wall-clock limit, a CPU-time limit
-(which still holds if the ingesting process is killed), an address-space limit, and a
-death signal that ends it with the forkserver. A hostile file — a decompression bomb,
+it is safe from a multi-threaded parent) with a wall-clock limit, a CPU-time limit,
+an address-space limit, and a watch on its pipe that ends it as soon as the ingesting
+process is gone (``kill -9`` included). A hostile file — a decompression bomb,
 a reference loop that hangs pypdf — costs at most that file: the worker is killed and
 the file is reported as failed. Only plain values cross the pipe. Results come back
 in submission order while later files are already being parsed.
@@ -33,7 +33,7 @@ class ExtractJob:
 
 
 def _harden(max_memory_mb: int, timeout_s: float) -> None:
-    """Limits for a parser process: memory, CPU time, recursion; die with the parent; quiet pypdf."""
+    """Limits for a parser process: memory, CPU time, recursion; quiet pypdf."""
     import resource
     import sys
 
@@ -45,15 +45,30 @@ def _harden(max_memory_mb: int, timeout_s: float) -> None:
         cpu = int(timeout_s) + 5
         resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 5))
     sys.setrecursionlimit(5000)
-    try:  # Linux: die when the forkserver (which dies with the ingesting process) goes away.
-        import ctypes
-        import signal
-
-        ctypes.CDLL(None, use_errno=True).prctl(1, int(signal.SIGKILL))  # PR_SET_PDEATHSIG
-    except Exception:  # noqa: BLE001 - best effort (not Linux)
-        pass
     # pypdf logs every oddity of a broken file as a warning; the reason we report is enough.
     logging.getLogger("pypdf").setLevel(logging.CRITICAL)
+
+
+def _exit_with_parent(conn) -> None:
+    """End this process as soon as the ingesting process is gone (e.g. ``kill -9``).
+
+    Only the ingesting process holds the other end of ``conn``: when it dies the pipe
+    reports an error. (A death signal would not do: the forkserver, our parent, stays
+    alive as long as any of its children does.)
+    """
+    import os
+    import select
+    import threading
+
+    def watch() -> None:
+        poller = select.poll()
+        poller.register(conn.fileno(), select.POLLERR | select.POLLHUP)
+        for _fd, event in poller.poll():
+            if event & (select.POLLERR | select.POLLHUP):
+                os._exit(1)
+        # Anything else (the pipe was closed here after sending): nothing to watch.
+
+    threading.Thread(target=watch, name="exit-with-parent", daemon=True).start()
 
 
 def _worker(conn, job: ExtractJob, limits: LoadLimits, max_memory_mb: int, timeout_s: float = 0.0) -> None:
@@ -63,6 +78,7 @@ def _worker(conn, job: ExtractJob, limits: LoadLimits, max_memory_mb: int, timeo
     """
     result: tuple[str, object]
     try:
+        _exit_with_parent(conn)
         _harden(max_memory_mb, timeout_s)
         data = job.path.read_bytes()
         result = ("ok", load_bytes(job.name, data, limits))

@@ -10,14 +10,16 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import subprocess
 import sys
+import time
 
 import pytest
 
 from ingest.pipeline import Source
 from rag.engine import RAG
-from tests import crash
+from tests import crash, hostile
 from tests.fakes import FakeEmbedder, FakeGenerator
 
 DOCS = {
@@ -171,3 +173,32 @@ def test_kill_9_at_random_moments_then_resume_equals_a_clean_run(tmp_path):
     seed = int(os.environ.get("CRASH_LOOP_SEED", "20261127"))
     result = crash.crash_loop(tmp_path, iterations=5, seed=seed, n_docs=8, log=lambda m: print(m, flush=True))
     assert result["documents"] == 8 and result["chunks"] > 8
+
+
+def _group(pgid: int) -> list[int]:
+    out = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                if os.getpgid(int(entry)) == pgid:
+                    out.append(int(entry))
+            except ProcessLookupError:
+                pass
+    return out
+
+
+@pytest.mark.integration
+def test_killed_ingest_leaves_no_parser_running_on_a_hostile_file(tmp_path):
+    """The parser's deadline lives in the ingesting process; after its kill -9 the parser must die too."""
+    folder = tmp_path / "in"
+    folder.mkdir()
+    (folder / "slow.pdf").write_bytes(hostile.slow_pdf(pages=40))  # minutes of parsing
+    run = crash.Run.start(tmp_path / "data", folder, RAG_FILE_TIMEOUT_S="600")
+    pgid = run.proc.pid
+    deadline = time.monotonic() + 300
+    while len(_group(pgid)) < 3:  # rag, the forkserver, a parser
+        assert run.proc.poll() is None and time.monotonic() < deadline, "\n".join(run.stderr)
+        time.sleep(0.1)
+    os.kill(run.proc.pid, signal.SIGKILL)
+    run.proc.wait(30)
+    assert not run.leftovers(wait_s=20), "a parser process outlived the killed ingest"
