@@ -12,9 +12,10 @@ from typing import Protocol, Sequence
 
 from rag.types import ChunkSpan, Page
 
-# A sentence ends at . ! ? (optionally followed by quotes/brackets) before whitespace,
-# or at a line break that ends a short line (headings, table rows, list items).
-_SENTENCE_END = re.compile(r"(?<=[.!?])([\"')\]]*)\s+|\n\s*\n|\n(?=[\-\u2022*•\d]+[.)]?\s)|\n(?=[A-Z][^\n]{0,60}\n)")
+# A sentence ends at . ! ? (with any closing quotes/brackets), at a blank line, or
+# before a bullet / numbered list item. A wrapped line ("... on 9\nSeptember 2014")
+# does not end one.
+_SENTENCE_END = re.compile(r"(?<!\n\d\.)(?<!\n\d\d\.)(?<=[.!?])([\"')\]]*)\s+|\n\s*\n|\n(?=(?:[\-\u2022*•]|\d{1,3}[.)])\s)")
 
 
 class Tokenizer(Protocol):
