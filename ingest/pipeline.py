@@ -1,9 +1,10 @@
 """The ingestion pipeline: files -> pages -> chunks -> embeddings -> store + index.
 
 Each document is committed in one SQLite transaction, so an interrupted run loses at
-most the document in flight, and re-running it resumes where it stopped (documents
-already stored with the same SHA-256 are skipped). Parsing runs in worker processes
-ahead of embedding (see :mod:`ingest.extract`).
+most the documents in flight (one embedding batch), and re-running it resumes where it
+stopped (documents already stored with the same SHA-256 are skipped). Parsing runs in
+worker processes ahead of embedding (see :mod:`ingest.extract`); the chunks of several
+documents are embedded in one call, and the index file is written once per run.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from rag.store import DEFAULT_COLLECTION, Store
 logger = logging.getLogger(__name__)
 
 MAX_NAME_CHARS = 180
+EMBED_BATCH_CHUNKS = 256  # chunks gathered across documents per embedding call
 
 
 @dataclass
@@ -227,32 +229,37 @@ class Ingestor:
                 meta.append((name, sha, len(data), stored, ts))
                 timings["read"] += time.perf_counter() - ts
 
-            # Phase 2: parse ahead in worker processes; chunk, embed and commit in order.
+            # Phase 2: parse ahead in worker processes; chunk, then embed the chunks of
+            # several documents in one call (fewer, fuller, length-sorted batches) and
+            # commit each document in order, in its own transaction.
             workers = self.settings.workers or min(4, max(1, (os.cpu_count() or 2)))
+            pending: list[tuple] = []
             t_wait = time.perf_counter()
             for i, loaded in extract_all(
                 jobs, self.limits, workers=workers if len(jobs) > 0 else 0, timeout_s=self.settings.file_timeout_s
             ):
                 timings["extract_wait"] += time.perf_counter() - t_wait
                 name, sha, size, stored, ts = meta[i]
-                if isinstance(loaded, IngestError):
-                    finish(FileResult(name, "failed", loaded.reason))
-                    self._drop_unused(stored)
-                    t_wait = time.perf_counter()
-                    continue
                 try:
-                    result = self._index_document(name, sha, size, stored, loaded, collection, timings)
+                    if isinstance(loaded, IngestError):
+                        raise loaded
+                    pending.append((name, sha, size, stored, ts, loaded, self._chunk(name, loaded, timings)))
                 except IngestError as e:
-                    result = FileResult(name, "failed", e.reason)
+                    self._embed_and_store(pending, collection, timings, finish)  # keep the order
+                    finish(FileResult(name, "failed", e.reason))
                     self._drop_unused(stored)
-                result.seconds = time.perf_counter() - ts
-                finish(result)
+                if sum(len(p[-1]) for p in pending) >= EMBED_BATCH_CHUNKS:
+                    self._embed_and_store(pending, collection, timings, finish)
                 t_wait = time.perf_counter()
+            self._embed_and_store(pending, collection, timings, finish)
+            t = time.perf_counter()
+            self.index.flush()  # one index write for the whole batch
+            timings["store"] += time.perf_counter() - t
         report.seconds = time.perf_counter() - t0
         report.timings = timings
         return report
 
-    def _index_document(self, name, sha, size, stored, loaded, collection, timings) -> FileResult:
+    def _chunk(self, name: str, loaded, timings: dict) -> list:
         t = time.perf_counter()
         max_tokens = min(self.settings.chunk_tokens, self.embedder.max_tokens)
         overlap = min(self.settings.chunk_overlap, max_tokens // 2)
@@ -260,22 +267,35 @@ class Ingestor:
         timings["chunk"] += time.perf_counter() - t
         if not chunks:
             raise IngestError(name, "no text to index")
+        return chunks
+
+    def _embed_and_store(self, pending: list[tuple], collection: str, timings: dict, finish) -> None:
+        """Embed the chunks of all pending documents in one call, then commit each document."""
+        if not pending:
+            return
         t = time.perf_counter()
-        vectors = self.embedder.embed_passages([c.text for c in chunks])
+        vectors = self.embedder.embed_passages([c.text for p in pending for c in p[-1]])
         timings["embed"] += time.perf_counter() - t
-        t = time.perf_counter()
-        replaced = self.store.find_document(name, collection) is not None
-        change = self.store.put_document(
-            name, sha, size, loaded.n_pages, loaded.pages, chunks, vectors, collection, stored
-        )
-        self.index.apply(change, vectors)
-        timings["store"] += time.perf_counter() - t
-        for w in loaded.warnings:
-            logger.warning("%s: %s", name, w)
-        return FileResult(
-            name, "replaced" if replaced else "added", pages=len(loaded.pages), chunks=len(chunks),
-            warnings=loaded.warnings,
-        )
+        start = 0
+        for name, sha, size, stored, ts, loaded, chunks in pending:
+            vecs = vectors[start : start + len(chunks)]
+            start += len(chunks)
+            t = time.perf_counter()
+            replaced = self.store.find_document(name, collection) is not None
+            change = self.store.put_document(
+                name, sha, size, loaded.n_pages, loaded.pages, chunks, vecs, collection, stored
+            )
+            self.index.apply(change, vecs, save=False)
+            timings["store"] += time.perf_counter() - t
+            for w in loaded.warnings:
+                logger.warning("%s: %s", name, w)
+            result = FileResult(
+                name, "replaced" if replaced else "added", pages=len(loaded.pages), chunks=len(chunks),
+                warnings=loaded.warnings,
+            )
+            result.seconds = time.perf_counter() - ts
+            finish(result)
+        pending.clear()
 
     def _keep_original(self, name: str, sha: str, data: bytes) -> str:
         """Store the bytes under a generated name (never the uploaded path)."""
