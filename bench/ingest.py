@@ -11,10 +11,12 @@ loading included, as a user would wait for them):
 
 * ``rag``: ``rag ingest DIR --json`` (pages/s, chunks/s; extract / chunk / embed / store
   split from the report's timings);
-* ``naive``: pypdf text -> fixed character windows -> the same model, one process,
-  one ``encode`` call per document;
+* ``naive``: pypdf text -> fixed character windows -> the same model with plain
+  sentence-transformers defaults (float32, batch 32), one process, one ``encode`` call
+  per document;
 * ``ceiling``: the chunk texts `rag ingest` stored, embedded alone in one ``encode``
-  call with the same model and batch size (no parsing, chunking or storing).
+  call with the same model as `rag ingest` configures it (dtype, batch size): no
+  parsing, chunking or storing.
 
 Printed ratios: rag wall / naive wall (target <= 0.75) and rag chunks/s / ceiling.
 With ``--repeat N`` the rag and naive runs alternate N times and the best of each is kept.
@@ -25,6 +27,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import sqlite3
 import subprocess
 import sys
@@ -43,15 +46,16 @@ NAIVE_STRIDE = 450
 
 
 # -- the two stand-alone measurements (run in child processes) -------------------------------
-def naive(folder: Path, env_batch: int) -> dict:
-    """pypdf text -> fixed character windows -> the same model, in this process."""
+def naive(folder: Path) -> dict:
+    """pypdf text -> fixed character windows -> the same model, plain sentence-transformers defaults."""
     t0 = time.perf_counter()
     from pypdf import PdfReader
+    from sentence_transformers import SentenceTransformer
 
-    from rag.embedders import SentenceTransformerEmbedder
+    from rag.models import bundled_embedding_dir
 
-    emb = SentenceTransformerEmbedder(batch_size=env_batch)
-    emb.embed_query("load")
+    model = SentenceTransformer(str(bundled_embedding_dir()), device="cpu")
+    model.encode(["load"])
     t_load = time.perf_counter() - t0
     pages = chunks = 0
     vectors = []
@@ -65,7 +69,7 @@ def naive(folder: Path, env_batch: int) -> dict:
         pages += len(texts)
         windows = [t[i : i + NAIVE_WINDOW] for t in texts for i in range(0, max(1, len(t)), NAIVE_STRIDE) if t[i:].strip()]
         chunks += len(windows)
-        vectors.append(emb.embed_passages(windows))
+        vectors.append(model.encode(windows, normalize_embeddings=True, show_progress_bar=False))
     return {"seconds": time.perf_counter() - t0, "load_s": t_load, "pages": pages, "chunks": chunks}
 
 
@@ -74,18 +78,19 @@ def ceiling(data_dir: Path, env_batch: int) -> dict:
     texts = [r[0] for r in sqlite3.connect(data_dir / "rag.sqlite3").execute("SELECT text FROM chunks ORDER BY id")]
     from rag.embedders import SentenceTransformerEmbedder
 
-    emb = SentenceTransformerEmbedder(batch_size=env_batch)
+    emb = SentenceTransformerEmbedder(batch_size=env_batch)  # as `rag ingest` configures it
     emb.embed_query("load")
     t = time.perf_counter()
     emb.embed_passages(texts)
-    return {"seconds": time.perf_counter() - t, "chunks": len(texts)}
+    dtype = str(next(emb.model.parameters()).dtype).replace("torch.", "")
+    return {"seconds": time.perf_counter() - t, "chunks": len(texts), "dtype": dtype}
 
 
 # -- the driver -----------------------------------------------------------------------------
-def child(mode: str, target: Path, batch: int) -> dict:
+def child(mode: str, target: Path, batch: int, extra_env: dict | None = None) -> dict:
     out = subprocess.run(
         [PY, __file__, f"--{mode}", str(target), "--batch", str(batch)],
-        capture_output=True, text=True, check=True, cwd=ROOT,
+        capture_output=True, text=True, check=True, cwd=ROOT, env=dict(os.environ, **(extra_env or {})),
     )
     return json.loads(out.stdout.strip().splitlines()[-1])
 
@@ -109,16 +114,20 @@ def bench(folder: Path, repeat: int, batch: int, extra_env: dict) -> None:
     for _ in range(repeat):
         rags.append(rag_ingest(folder, extra_env))
         naives.append(child("naive", folder, batch))
+        print(f"  run: rag {rags[-1]['wall']:.1f} s, naive {naives[-1]['seconds']:.1f} s", flush=True)
     r = min(rags, key=lambda x: x["wall"])
     nv = min(naives, key=lambda x: x["seconds"])
-    ceil = child("ceiling", Path(r["data_dir"]), batch)
+    ceil = child("ceiling", Path(r["data_dir"]), batch, extra_env)
+    for run in rags:
+        shutil.rmtree(run["data_dir"], ignore_errors=True)
     t = r["timings"]
     print(f"rag ingest : {r['wall']:7.1f} s wall  {r['pages']:5d} pages {r['chunks']:6d} chunks  "
           f"{r['pages'] / r['wall']:6.1f} pages/s {r['chunks'] / r['wall']:6.1f} chunks/s  (failed: {len(r['failed'])})")
     print("  split    : " + "  ".join(f"{k} {v:.1f}s" for k, v in t.items()) + f"  (pipeline {r['seconds']:.1f}s)")
     print(f"naive      : {nv['seconds']:7.1f} s wall  {nv['pages']:5d} pages {nv['chunks']:6d} chunks  "
           f"{nv['pages'] / nv['seconds']:6.1f} pages/s {nv['chunks'] / nv['seconds']:6.1f} chunks/s  (model load {nv['load_s']:.1f}s)")
-    print(f"ceiling    : {ceil['seconds']:7.1f} s embed {ceil['chunks']:6d} chunks  {ceil['chunks'] / ceil['seconds']:6.1f} chunks/s")
+    print(f"ceiling    : {ceil['seconds']:7.1f} s embed {ceil['chunks']:6d} chunks  "
+          f"{ceil['chunks'] / ceil['seconds']:6.1f} chunks/s  ({ceil['dtype']}, as rag ingest runs it)")
     print(f"RATIO rag wall / naive wall        = {r['wall'] / nv['seconds']:.2f}  (target <= 0.75)")
     print(f"RATIO rag chunks/s / ceiling       = {(r['chunks'] / r['wall']) / (ceil['chunks'] / ceil['seconds']):.2f}  (wall, incl. start-up)")
     if t.get("embed"):
@@ -137,7 +146,7 @@ def main() -> None:
     p.add_argument("--ceiling", type=Path, help=argparse.SUPPRESS)
     args = p.parse_args()
     if args.naive:
-        print(json.dumps(naive(args.naive, args.batch)))
+        print(json.dumps(naive(args.naive)))
         return
     if args.ceiling:
         print(json.dumps(ceiling(args.ceiling, args.batch)))

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import logging
 import threading
-from typing import Protocol, Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from typing import Protocol
 
 import numpy as np
 
@@ -39,6 +41,18 @@ def pick_device(wanted: str) -> str:
         return "cpu"
 
 
+def pick_dtype(wanted: str, device: str) -> str:
+    """``auto``: float16 on CUDA, float32 on CPU.
+
+    bfloat16 on a CPU with native support embeds ~1.7x faster, but page Recall@5 on
+    eval/corpus.jsonl fell from 0.947 to 0.908, so it is opt-in (RAG_EMBED_DTYPE=bfloat16;
+    docs/benchmarks.md).
+    """
+    if wanted and wanted != "auto":
+        return wanted
+    return "float16" if device.startswith("cuda") else "float32"
+
+
 class SentenceTransformerEmbedder:
     """A sentence-transformers model, loaded on first use.
 
@@ -53,6 +67,7 @@ class SentenceTransformerEmbedder:
         passage_prefix: str = "",
         batch_size: int = 64,
         device: str = "auto",
+        dtype: str = "auto",
     ) -> None:
         from rag.models import EMBED_NAME
 
@@ -62,12 +77,16 @@ class SentenceTransformerEmbedder:
         self.passage_prefix = passage_prefix
         self.batch_size = batch_size
         self._device = device
+        self._dtype = dtype
         self._model = None
         self._lock = threading.Lock()
 
     @classmethod
-    def from_settings(cls, s: Settings) -> "SentenceTransformerEmbedder":
-        return cls(s.embed_model, s.embed_query_prefix, s.embed_passage_prefix, s.embed_batch_size, s.embed_device)
+    def from_settings(cls, s: Settings) -> SentenceTransformerEmbedder:
+        return cls(
+            s.embed_model, s.embed_query_prefix, s.embed_passage_prefix, s.embed_batch_size, s.embed_device,
+            getattr(s, "embed_dtype", "auto"),
+        )
 
     @property
     def model(self):
@@ -90,9 +109,12 @@ class SentenceTransformerEmbedder:
             model = SentenceTransformer(path, device=device)
         except Exception as e:  # noqa: BLE001 - surface any loading failure as a ModelError
             raise ModelError(f"cannot load embedding model '{self.name}' ({e})") from None
-        if device.startswith("cuda"):
-            model = model.half()
-        logger.info("embedding model %s on %s", self.name, device)
+        dtype = pick_dtype(self._dtype, device)
+        if dtype != "float32":
+            import torch
+
+            model = model.to(getattr(torch, dtype))
+        logger.info("embedding model %s on %s (%s)", self.name, device, dtype)
         return model
 
     @property
@@ -131,7 +153,43 @@ class SentenceTransformerEmbedder:
         return np.ascontiguousarray(vecs, dtype=np.float32)
 
     def embed_query(self, text: str) -> np.ndarray:
-        vec = self.model.encode(
-            [self.query_prefix + text], normalize_embeddings=True, convert_to_numpy=True, show_progress_bar=False
-        )
+        model = self.model
+        with _one_thread(model):
+            vec = model.encode(
+                [self.query_prefix + text], normalize_embeddings=True, convert_to_numpy=True, show_progress_bar=False
+            )
         return np.ascontiguousarray(vec[0], dtype=np.float32)
+
+
+_threads_lock = threading.Lock()
+_threads_users = 0
+_threads_before = 0
+
+
+@contextmanager
+def _one_thread(model) -> Iterator[None]:
+    """Run one short text on one CPU thread.
+
+    A single query is too little work to share: a second thread only adds
+    synchronisation, and on a busy machine its spin-waiting made queries ~8x slower
+    (bench/search.py). torch's setting is process-wide, so overlapping queries share
+    one counter and the last one out restores the previous value. GPUs are left alone.
+    """
+    global _threads_users, _threads_before
+    import torch
+
+    if model.device.type != "cpu":
+        yield
+        return
+    with _threads_lock:
+        if _threads_users == 0:
+            _threads_before = torch.get_num_threads()
+            torch.set_num_threads(1)
+        _threads_users += 1
+    try:
+        yield
+    finally:
+        with _threads_lock:
+            _threads_users -= 1
+            if _threads_users == 0:
+                torch.set_num_threads(_threads_before)

@@ -29,9 +29,10 @@ class Settings:
     embed_passage_prefix: str = ""
     embed_batch_size: int = 64
     embed_device: str = "auto"
+    embed_dtype: str = "auto"  # auto (float16 on CUDA, float32 on CPU) | float32 | bfloat16 | float16
     # Chunking (word pieces of the embedding model's tokenizer).
-    chunk_tokens: int = 128
-    chunk_overlap: int = 32
+    chunk_tokens: int = 200
+    chunk_overlap: int = 40
     # Retrieval.
     top_k: int = 5
     retrieval_mode: str = "hybrid"  # hybrid | dense | bm25
@@ -42,7 +43,7 @@ class Settings:
     group_pages: int = 1  # merge chunks of the same page into one passage
     max_merge_chars: int = 2400
     reranker_model: str = ""
-    index_kind: str = "auto"  # auto | flat | hnsw
+    index_kind: str = "auto"  # auto | flat | ivf ("hnsw" is an alias of ivf)
     ann_threshold: int = 50_000
     # Abstention: highest dense cosine similarity below which nothing counts as relevant.
     min_relevance: float = 0.25
@@ -100,7 +101,8 @@ class Settings:
     def validate(self) -> None:
         choices = {
             "retrieval_mode": ("hybrid", "dense", "bm25"),
-            "index_kind": ("auto", "flat", "hnsw"),
+            "index_kind": ("auto", "flat", "ivf", "hnsw"),
+            "embed_dtype": ("auto", "float32", "bfloat16", "float16"),
             "llm_backend": ("transformers", "openai", "extractive"),
             "llm_quantization": ("none", "4bit", "8bit"),
             "unsupported": ("flag", "drop"),
