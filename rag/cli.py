@@ -286,6 +286,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
     os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
     try:
+        from transformers.utils import logging as hf_logging
+
+        hf_logging.disable_progress_bar()  # keep stderr to our own progress and messages
+    except ImportError:  # pragma: no cover
+        pass
+    try:
         return int(args.func(args) or 0)
     except RAGError as e:
         print(f"rag: error: {e}", file=sys.stderr)
