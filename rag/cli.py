@@ -285,12 +285,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
     os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
-    try:
-        from transformers.utils import logging as hf_logging
+    if args.command in ("ingest", "search", "ask", "eval", "reindex"):
+        try:
+            from transformers.utils import logging as hf_logging
 
-        hf_logging.disable_progress_bar()  # keep stderr to our own progress and messages
-    except ImportError:  # pragma: no cover
-        pass
+            hf_logging.disable_progress_bar()  # keep stderr to our own progress and messages
+        except ImportError:  # pragma: no cover
+            pass
     try:
         return int(args.func(args) or 0)
     except RAGError as e:
