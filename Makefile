@@ -7,7 +7,8 @@ STAMP := $(VENV)/.setup-stamp
 SERVER_STAMP := $(VENV)/.server-stamp
 PORT ?= $(or $(RAG_PORT),$(STREAMLIT_SERVER_PORT),8501)
 
-.PHONY: setup setup-server setup-browser run test test-fast lint bench clean
+.PHONY: setup setup-server setup-browser run test test-fast lint clean \
+	bench-ingest bench-search bench-startup bench-load bench-crash bench-retrieval
 
 setup: $(STAMP)
 
@@ -46,6 +47,21 @@ test-fast: setup
 lint: setup
 	$(BIN)/ruff check rag ingest ui tests bench
 	$(BIN)/ruff format --check rag ingest ui tests bench
+
+# Benchmarks print figures (see docs/benchmarks.md); they are not tests.
+bench-ingest: setup
+	$(BIN)/python bench/ingest.py
+bench-search: setup
+	$(BIN)/python bench/search.py
+bench-startup: setup
+	$(BIN)/python bench/startup.py
+bench-load: setup setup-server
+	$(BIN)/python bench/load.py --questions 4 --levels 1,4,16 --max-new-tokens 32
+bench-crash: setup
+	$(BIN)/python bench/crash_loop.py
+bench-retrieval: setup
+	$(BIN)/rag ingest --data-dir /tmp/rag-corpus ../shared/corpus || true
+	$(BIN)/python -m bench.retrieval_sweep --data-dir /tmp/rag-corpus --qa eval/corpus.jsonl
 
 clean:
 	rm -rf $(VENV) data .pytest_cache
