@@ -76,6 +76,8 @@ class Settings:
     # Serving.
     port: int = 8501
     host: str = "127.0.0.1"
+    # Team mode (sign-in configured in .streamlit/secrets.toml): emails or @domains of admins.
+    admins: tuple[str, ...] = field(default_factory=tuple)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: Any) -> "Settings":
