@@ -20,7 +20,7 @@ import streamlit as st  # noqa: E402
 
 from rag.errors import RAGError  # noqa: E402
 from rag.settings import BUNDLED, Settings  # noqa: E402
-from ui import state  # noqa: E402
+from ui import auth, state  # noqa: E402
 
 logger = logging.getLogger(__name__)
 
@@ -34,6 +34,9 @@ PAGES = [
     ("app_pages/evaluation.py", "Evaluation", ":material/analytics:"),
     ("app_pages/status.py", "Status", ":material/monitor_heart:"),
 ]
+
+# Pages that read every collection: admins only in team mode.
+ADMIN_PAGES = {"Evaluation"}
 
 
 def _environment() -> None:
@@ -75,9 +78,11 @@ def main() -> None:
     except RAGError as e:
         st.error(str(e), icon=":material/error:")
         st.stop()
+    auth.sign_in(settings)  # team mode: a sign-in screen until signed in
     st.session_state["runtime"] = rt
+    pages = [p for p in PAGES if auth.is_admin() or p[1] not in ADMIN_PAGES]
     nav = st.navigation(
-        [st.Page(path, title=title, icon=icon, default=(i == 0)) for i, (path, title, icon) in enumerate(PAGES)]
+        [st.Page(path, title=title, icon=icon, default=(i == 0)) for i, (path, title, icon) in enumerate(pages)]
     )
     _sidebar_model_state(rt)
     nav.run()

@@ -10,9 +10,10 @@ from pathlib import Path
 
 import streamlit as st
 
+from rag import access
 from rag.engine import RAG
 from rag.types import Citation, Hit
-from ui import render
+from ui import auth, render
 from ui.pdfview import PageImage, render_page
 
 logger = logging.getLogger(__name__)
@@ -26,7 +27,8 @@ def show_html(body: str) -> None:
 def scope_filters(engine: RAG, key: str, where=None) -> tuple[list[str] | None, list[int] | None]:
     """Collection and document pickers; an empty choice means "everything"."""
     where = where or st
-    names = [c["name"] for c in engine.store.collections()]
+    readable = access.readable_collections(engine.store, auth.principal())  # None = all (single-user)
+    names = [c["name"] for c in engine.store.collections() if readable is None or c["name"] in readable]
     chosen = where.multiselect(
         "Collections",
         names,
@@ -34,7 +36,8 @@ def scope_filters(engine: RAG, key: str, where=None) -> tuple[list[str] | None, 
         placeholder="All collections",
         help="Only search these collections (leave empty for all).",
     )
-    docs = engine.store.documents(chosen or None)
+    allowed = access.restrict(chosen or None, readable)
+    docs = engine.store.documents(allowed)
     labels = {d.id: f"{render.short_name(d.name)} ({d.collection})" for d in docs}
     current = [i for i in st.session_state.get(f"{key}-docs", []) if i in labels]
     if st.session_state.get(f"{key}-docs") is not None and current != st.session_state[f"{key}-docs"]:
@@ -47,7 +50,7 @@ def scope_filters(engine: RAG, key: str, where=None) -> tuple[list[str] | None, 
         placeholder="All documents",
         help="Only search these documents (leave empty for all).",
     )
-    return (chosen or None), (doc_ids or None)
+    return allowed, (doc_ids or None)
 
 
 def source_label(n: int, hit: Hit) -> str:

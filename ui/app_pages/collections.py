@@ -1,4 +1,4 @@
-"""Collections: named spaces of documents — create, rename, delete."""
+"""Collections: named spaces of documents — create, rename, delete, and who may use them."""
 
 from __future__ import annotations
 
@@ -6,8 +6,9 @@ import logging
 
 import streamlit as st
 
+from rag import access
 from rag.store import DEFAULT_COLLECTION
-from ui import render
+from ui import auth, render
 from ui.state import Runtime, run_page
 
 logger = logging.getLogger(__name__)
@@ -60,25 +61,58 @@ def _delete(rt: Runtime, colls: list[dict]) -> None:
             st.rerun()
 
 
+def _access(rt: Runtime, colls: list[dict]) -> None:
+    """Admins edit who may read and who may upload to a collection."""
+    st.caption(
+        "Comma-separated emails, `@domain` for everyone with that email domain, or `*` for every "
+        "signed-in user. Empty = admins only. Uploaders may also read. Applies when sign-in is configured "
+        "(see docs/team.md)."
+    )
+    rows = {c["name"]: c for c in colls}
+    name = st.selectbox("Collection", list(rows), key="access-pick")
+    if name is None:
+        return
+    with st.form(f"access-{name}", border=False):
+        readers = st.text_input("Readers", value=rows[name]["readers"], key=f"access-readers-{name}")
+        uploaders = st.text_input("Uploaders", value=rows[name]["uploaders"], key=f"access-uploaders-{name}")
+        if st.form_submit_button("Save access", icon=":material/lock:"):
+            try:
+                readers, uploaders = access.format_entries(readers), access.format_entries(uploaders)
+            except ValueError as e:
+                st.error(str(e), icon=":material/error:")
+                return
+            rt.engine.store.set_collection_access(name, readers, uploaders)
+            st.toast(f"Saved who may use '{name}'", icon=":material/check:")
+            st.rerun()
+
+
 def render_page(rt: Runtime) -> None:
     st.title("Collections", anchor=False)
     st.caption("Every document belongs to one collection; Ask and Search can be limited to some of them.")
-    colls = rt.engine.store.collections()
+    readable = auth.readable(rt)
+    colls = [c for c in rt.engine.store.collections() if readable is None or c["name"] in readable]
+    admin = auth.is_admin()
     st.dataframe(
         [
             {"collection": c["name"], "documents": c["documents"], "created": render.human_time(c["created_at"])}
+            | ({"readers": c["readers"] or "(admins)", "uploaders": c["uploaders"] or "(admins)"} if admin else {})
             for c in colls
         ],
         hide_index=True,
         width="stretch",
     )
-    create, rename, delete = st.tabs(["Create", "Rename", "Delete"])
+    if not admin:
+        st.caption("Only admins create, rename or delete collections and decide who may use them.")
+        return
+    create, rename, delete, who = st.tabs(["Create", "Rename", "Delete", "Access"])
     with create:
         _create(rt)
     with rename:
         _rename(rt, [c["name"] for c in colls])
     with delete:
         _delete(rt, colls)
+    with who:
+        _access(rt, colls)
 
 
 if __name__ == "__main__":

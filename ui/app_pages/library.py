@@ -10,7 +10,7 @@ import streamlit as st
 
 from ingest.pipeline import FileResult, IngestReport, Source
 from rag.store import DEFAULT_COLLECTION
-from ui import render
+from ui import auth, render
 from ui.state import Runtime, run_page, session
 
 logger = logging.getLogger(__name__)
@@ -70,15 +70,19 @@ def _summary(report: IngestReport) -> None:
 
 
 def _upload(rt: Runtime) -> None:
-    names = [c["name"] for c in rt.engine.store.collections()]
+    names = auth.uploadable(rt)
+    if not names:
+        st.info("You may not upload to any collection; ask an admin to add you.", icon=":material/lock:")
+        return
     default = names.index(DEFAULT_COLLECTION) if DEFAULT_COLLECTION in names else 0
+    admin = auth.is_admin()
     collection = st.selectbox(
         "Add to collection",
         names,
         index=default,
         key="upload-collection",
-        accept_new_options=True,
-        help="Pick a collection, or type a new name to create one.",
+        accept_new_options=admin,
+        help="Pick a collection, or type a new name to create one." if admin else "Pick a collection.",
     )
     gen = session("uploader-generation", 0)
     files = st.file_uploader(
@@ -89,7 +93,11 @@ def _upload(rt: Runtime) -> None:
         help="Files are added as soon as they are uploaded; unchanged files are skipped.",
     )
     if files:
-        report = _ingest(rt, files, collection or DEFAULT_COLLECTION)
+        target = collection or names[default]
+        if not auth.may_upload(rt, target):
+            st.error(f"You may not upload to '{target}'.", icon=":material/lock:")
+            return
+        report = _ingest(rt, files, target)
         st.session_state["last-report"] = report
         st.session_state["uploader-generation"] = gen + 1  # an empty uploader for the next batch
         st.rerun()
@@ -141,9 +149,9 @@ def _actions(rt: Runtime, docs) -> None:
                 key="doc-download",
                 on_click="ignore",
             )
-        if st.button("Delete…", icon=":material/delete:", key="doc-delete"):
+        if auth.may_upload(rt, d.collection) and st.button("Delete…", icon=":material/delete:", key="doc-delete"):
             st.session_state["confirm-delete"] = d.id
-    if st.session_state.get("confirm-delete") == d.id:
+    if st.session_state.get("confirm-delete") == d.id and auth.may_upload(rt, d.collection):
         st.warning(
             f"Delete **{render.md_escape(d.name)}** from '{render.md_escape(d.collection)}'? Its {d.n_chunks} "
             "passages leave the search indexes at once; the original file is removed.",
@@ -179,14 +187,15 @@ def _reindex(rt: Runtime, n_docs: int) -> None:
 def render_page(rt: Runtime) -> None:
     st.title("Library", anchor=False)
     _upload(rt)
-    docs = rt.engine.store.documents()
+    docs = rt.engine.store.documents(auth.readable(rt))
     st.subheader(f"Documents ({len(docs)})", anchor=False)
     if not docs:
         st.info("No documents yet.", icon=":material/info:")
         return
     _table(rt, docs)
     _actions(rt, docs)
-    _reindex(rt, len(docs))
+    if auth.is_admin():
+        _reindex(rt, len(docs))
 
 
 if __name__ == "__main__":

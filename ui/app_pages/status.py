@@ -7,7 +7,7 @@ import sys
 
 import streamlit as st
 
-from ui import render
+from ui import auth, render
 from ui.state import Runtime, run_page
 
 logger = logging.getLogger(__name__)
@@ -24,7 +24,7 @@ def _cuda_available() -> bool | None:
         return False
 
 
-def warnings_for(rt: Runtime, info: dict, address: str) -> list[tuple[str, str]]:
+def warnings_for(rt: Runtime, info: dict, address: str, team: bool = False) -> list[tuple[str, str]]:
     """(level, message) pairs shown at the top of the page."""
     out: list[tuple[str, str]] = []
     if rt.warmup.loading:
@@ -42,12 +42,22 @@ def warnings_for(rt: Runtime, info: dict, address: str) -> list[tuple[str, str]]
                 "re-index on the Library page.",
             )
         )
-    if address in ("127.0.0.1", "localhost", "::1"):
+    if team:
+        out.append(("info", "Team mode: users sign in (OpenID Connect) and see only the collections they may read."))
+    elif address in ("127.0.0.1", "localhost", "::1"):
         out.append(
             (
                 "info",
-                f"Single-user mode: the app listens on {address} only (not reachable from other "
-                "machines). Start with `rag serve --host 0.0.0.0` to share it.",
+                f"Single-user mode (no sign-in configured); listening on localhost only ({address}, not "
+                "reachable from other machines). Configure sign-in (docs/team.md) before sharing it.",
+            )
+        )
+    else:
+        out.append(
+            (
+                "warning",
+                f"Single-user mode (no sign-in configured) but listening on {address}: everyone who can reach "
+                "this address reads every document. Configure sign-in (docs/team.md) or serve on 127.0.0.1.",
             )
         )
     return out
@@ -57,7 +67,7 @@ def render_page(rt: Runtime) -> None:
     st.title("Status", anchor=False)
     info = rt.engine.status()
     address = st.get_option("server.address") or rt.settings.host
-    for level, msg in warnings_for(rt, info, address):
+    for level, msg in warnings_for(rt, info, address, team=auth.team_mode()):
         getattr(st, level)(msg)
 
     st.subheader("Models", anchor=False)
