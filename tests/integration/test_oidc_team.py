@@ -160,6 +160,23 @@ def search(pg, url: str, query: str) -> str:
     return "\n".join(pg.locator(".rag-name").all_inner_texts() + pg.locator(".rag-hit").all_inner_texts())
 
 
+def ask(pg, url: str, question: str) -> str:
+    """Ask on the Ask page; returns the answer with its citations and opened sources."""
+    pg.goto(url)
+    pg.wait_for_selector('[data-testid="stSidebarNav"]', state="attached")
+    wait_idle(pg)
+    box = pg.locator('[data-testid="stChatInput"] textarea')
+    box.fill(question)
+    box.press("Enter")
+    pg.locator('[data-testid="stChatMessage"]').nth(1).wait_for(timeout=180_000)
+    wait_idle(pg, 180_000)
+    sources = pg.get_by_text("Sources (")
+    if sources.count():
+        sources.last.click()
+        wait_idle(pg)
+    return "\n".join(pg.locator('[data-testid="stChatMessage"]').all_inner_texts())
+
+
 def test_without_sign_in_nothing_is_shown(team, browser):
     context = browser.new_context(viewport=DESKTOP)
     pg = context.new_page()
@@ -199,5 +216,9 @@ def test_each_user_sees_and_finds_only_their_collection(team, browser, email):
         assert own_doc in results and other_doc not in results
         results = search(pg, team, "when was the Harbor Point lighthouse built")
         assert other_doc not in results and ("1872" in results) == (own_coll == "alpha")
+
+        # Asked about alpha's fact, only alice is answered from it; bob is never given or cited it.
+        answer = ask(pg, team, "When was the Harbor Point lighthouse built?")
+        assert other_doc not in answer and ("1872" in answer) == (own_coll == "alpha"), answer
     finally:
         context.close()
