@@ -25,6 +25,7 @@ from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS, DESKTOP, _free_port,
 
 pytestmark = pytest.mark.browser
 
+ADMIN = "root@ops.test"
 USERS = {"alice@alpha.test": ("alpha", "alpha-notes.md"), "bob@beta.test": ("beta", "beta-notes.md")}
 TEXTS = {
     "alpha": "The Harbor Point lighthouse was built in 1872 by the harbour board.\n",
@@ -38,7 +39,7 @@ def oidc_provider() -> Iterator[str]:
     oidc = pytest.importorskip("oidc_provider_mock")
     import werkzeug.serving
 
-    app = oidc.app(user_claims=[oidc.User(sub=email, claims={"email": email}) for email in USERS])
+    app = oidc.app(user_claims=[oidc.User(sub=email, claims={"email": email}) for email in [*USERS, ADMIN]])
     server = werkzeug.serving.make_server("127.0.0.1", 0, app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.1}, daemon=True)
     thread.start()
@@ -66,7 +67,7 @@ def team_server(tmp: Path, data_dir: Path, issuer: str) -> Iterator[str]:
         f'server_metadata_url = "{issuer}/.well-known/openid-configuration"\n'
     )
     env = {k: v for k, v in os.environ.items() if not k.startswith(("RAG_", "STREAMLIT_"))}
-    env.update(HOME=str(home), RAG_LLM_BACKEND="extractive", RAG_ADMINS="root@ops.test", HF_HUB_OFFLINE="1")
+    env.update(HOME=str(home), RAG_LLM_BACKEND="extractive", RAG_ADMINS=ADMIN, HF_HUB_OFFLINE="1")
     log_path = tmp / "server.log"
     with open(log_path, "wb") as log:
         proc = subprocess.Popen(
@@ -220,5 +221,22 @@ def test_each_user_sees_and_finds_only_their_collection(team, browser, email):
         # Asked about alpha's fact, only alice is answered from it; bob is never given or cited it.
         answer = ask(pg, team, "When was the Harbor Point lighthouse built?")
         assert other_doc not in answer and ("1872" in answer) == (own_coll == "alpha"), answer
+    finally:
+        context.close()
+
+
+def test_admin_sees_every_collection_and_manages_access(team, browser):
+    context, pg = sign_in(browser, team, ADMIN)
+    try:
+        assert f"{ADMIN} · admin" in pg.locator('[data-testid="stSidebar"]').inner_text()
+        pg.goto(f"{team}/library")
+        pg.get_by_text("Documents (2)").wait_for()
+        pg.goto(f"{team}/collections")
+        pg.get_by_role("tab", name="Access").click()
+        readers = pg.get_by_label("Readers")
+        assert readers.input_value() == "alice@alpha.test"  # the first collection, alpha
+        readers.fill("alice@alpha.test, bob")
+        pg.get_by_role("button", name="Save access").click()
+        pg.get_by_text("'bob' is not an email address").wait_for()  # refused; nothing saved
     finally:
         context.close()
