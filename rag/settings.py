@@ -29,7 +29,7 @@ class Settings:
     embed_passage_prefix: str = ""
     embed_batch_size: int = 64
     embed_device: str = "auto"
-    embed_dtype: str = "auto"  # auto (float16 on CUDA, float32 on CPU) | float32 | bfloat16 | float16
+    embed_dtype: str = "auto"  # auto (CUDA: float16; CPU: bfloat16 where native, else float32) | float32 | bfloat16 | float16
     # Chunking (word pieces of the embedding model's tokenizer).
     chunk_tokens: int = 200
     chunk_overlap: int = 40
