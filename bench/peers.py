@@ -15,7 +15,8 @@ unanswerable questions excluded) and the median search time. Prints one table wi
 The peers live in their own virtual environment (see docs/peers.md)::
 
     python3 -m venv bench/.venv-peers
-    bench/.venv-peers/bin/pip install -r bench/peers-requirements.txt -e .
+    bench/.venv-peers/bin/pip install --no-deps -r bench/peers-requirements.txt
+    bench/.venv-peers/bin/pip install -e .
     bench/.venv-peers/bin/python bench/peers.py [--corpus ../shared/corpus] [--qa eval/corpus.jsonl]
 
 Benchmarks print figures; they never assert.
