@@ -8,7 +8,7 @@ SERVER_STAMP := $(VENV)/.server-stamp
 PORT ?= $(or $(RAG_PORT),$(STREAMLIT_SERVER_PORT),8501)
 
 .PHONY: setup setup-server setup-browser run test test-fast lint clean \
-	bench-ingest bench-search bench-startup bench-load bench-crash bench-retrieval
+	bench-ingest bench-search bench-startup bench-load bench-crash bench-retrieval bench-peers
 
 setup: $(STAMP)
 
@@ -62,6 +62,17 @@ bench-crash: setup
 bench-retrieval: setup
 	$(BIN)/rag ingest --data-dir /tmp/rag-corpus ../shared/corpus || true
 	$(BIN)/python -m bench.retrieval_sweep --data-dir /tmp/rag-corpus --qa eval/corpus.jsonl
+
+# LlamaIndex and LangChain, side by side, in their own venv (their pins conflict with ours).
+PEERS_VENV := bench/.venv-peers
+$(PEERS_VENV)/bin/python: bench/peers-requirements.txt
+	$(PY) -m venv $(PEERS_VENV)
+	$(PEERS_VENV)/bin/pip install -q --no-deps -r bench/peers-requirements.txt
+	$(PEERS_VENV)/bin/pip install -q --no-deps -e .
+	touch $@
+
+bench-peers: $(PEERS_VENV)/bin/python
+	HF_HUB_OFFLINE=1 $(PEERS_VENV)/bin/python bench/peers.py --json bench/out/peers.json
 
 clean:
 	rm -rf $(VENV) data .pytest_cache
