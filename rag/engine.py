@@ -282,6 +282,12 @@ class RAG:
            answer abstains.
         """
         hits = list(hits)
+        if self.settings.llm_backend == "extractive":
+            # Sentences copied from the passages always "verify": the quote gate decides.
+            quoted = self._quote_answer(question, query, hits, timings, raw)
+            if quoted is not None:
+                return quoted
+            return Answer(question, NO_ANSWER, [], hits, True, [], query, timings, raw, "abstained")
         said_no = not raw or _says_no_answer(raw)
         claims = []
         if not said_no:

@@ -170,3 +170,15 @@ def test_reindex_keeps_documents_searchable(rag):
     assert rag.reindex() == 2
     assert rag.search("coffee brewed", k=1)[0].doc == "coffee.txt"
     assert rag.index.ntotal == rag.store.chunk_count()
+
+
+def test_the_extractive_backend_quotes_or_abstains(settings, docs):
+    from rag.engine import RAG as Engine
+
+    rag = Engine(settings.replace(llm_backend="extractive"), FakeEmbedder())
+    rag.ingest_paths([docs])
+    answered = rag.ask("When was the Harbor Point lighthouse built?")
+    assert not answered.abstained and "1872" in answered.answer
+    assert answered.citations[0].doc == "lighthouse.md"
+    refused = rag.ask("What was the name of the lighthouse keeper's cat?")
+    assert refused.abstained and refused.citations == []
