@@ -75,6 +75,7 @@ def naive(folder: Path) -> dict:
 
 def ceiling(data_dir: Path, env_batch: int) -> dict:
     """Embed the stored chunk texts alone (one encode call), as fast as the model goes."""
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # as the rag CLI sets it, before torch loads
     texts = [r[0] for r in sqlite3.connect(data_dir / "rag.sqlite3").execute("SELECT text FROM chunks ORDER BY id")]
     from rag.embedders import SentenceTransformerEmbedder
 

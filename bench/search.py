@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import subprocess
 import sys
 import tempfile
@@ -106,6 +107,7 @@ def ms(values: list[float]) -> str:
 
 def serve_child(index_file: Path, rounds: int) -> dict:
     """Like a serving process: embedder + saved index only; embed and search each question."""
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # as `rag serve` runs, before torch and faiss load
     import faiss
 
     from rag.embedders import SentenceTransformerEmbedder

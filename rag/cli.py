@@ -283,6 +283,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     if all(os.environ.get(v, "bundled") in ("", "bundled") for v in ("RAG_EMBED_MODEL", "RAG_LLM_MODEL")):
         os.environ.setdefault("HF_HUB_OFFLINE", "1")  # the bundled models never need the network
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    # OpenMP threads (torch, faiss) sleep instead of spinning while they wait: with parser
+    # processes or other programs on the cores, spinning made embedding ~2x slower
+    # (docs/benchmarks.md). Must be set before torch loads; `rag serve` passes it on.
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
     os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
     if args.command in ("ingest", "search", "ask", "eval", "reindex"):
