@@ -96,30 +96,74 @@ def questions() -> list[str]:
 
 # -- a generated corpus -----------------------------------------------------------------
 _SUBJECTS = (
-    "The committee", "Each operator", "The reactor vessel", "A field technician", "The audit team",
-    "The control system", "Every tenant", "The supplier", "Our laboratory", "The municipal council",
-    "The maintenance crew", "The survey", "The storage facility", "This procedure", "The pilot study",
+    "The committee",
+    "Each operator",
+    "The reactor vessel",
+    "A field technician",
+    "The audit team",
+    "The control system",
+    "Every tenant",
+    "The supplier",
+    "Our laboratory",
+    "The municipal council",
+    "The maintenance crew",
+    "The survey",
+    "The storage facility",
+    "This procedure",
+    "The pilot study",
 )
 _VERBS = (
-    "reviews", "records", "inspects", "approves", "measures", "replaces", "documents", "calibrates",
-    "reports", "verifies", "schedules", "archives", "estimates", "monitors", "tests",
+    "reviews",
+    "records",
+    "inspects",
+    "approves",
+    "measures",
+    "replaces",
+    "documents",
+    "calibrates",
+    "reports",
+    "verifies",
+    "schedules",
+    "archives",
+    "estimates",
+    "monitors",
+    "tests",
 )
 _OBJECTS = (
-    "the pressure relief valve", "quarterly energy consumption", "all incident reports", "the backup generator",
-    "soil moisture at three depths", "the access control logs", "water quality samples", "the budget forecast",
-    "firmware versions of every sensor", "staff training records", "the evacuation plan", "cooling tower drift",
-    "the emergency lighting circuit", "supplier invoices over 5,000 euros", "ventilation flow rates",
+    "the pressure relief valve",
+    "quarterly energy consumption",
+    "all incident reports",
+    "the backup generator",
+    "soil moisture at three depths",
+    "the access control logs",
+    "water quality samples",
+    "the budget forecast",
+    "firmware versions of every sensor",
+    "staff training records",
+    "the evacuation plan",
+    "cooling tower drift",
+    "the emergency lighting circuit",
+    "supplier invoices over 5,000 euros",
+    "ventilation flow rates",
 )
 _TAILS = (
-    "before the end of each month", "whenever a fault is detected", "according to section {s}",
-    "within {n} working days", "and keeps the results for {n} years", "at {n} locations on the site",
-    "unless the safety officer decides otherwise", "using the form in appendix {a}",
-    "with a tolerance of {n} percent", "after every {n} operating hours",
+    "before the end of each month",
+    "whenever a fault is detected",
+    "according to section {s}",
+    "within {n} working days",
+    "and keeps the results for {n} years",
+    "at {n} locations on the site",
+    "unless the safety officer decides otherwise",
+    "using the form in appendix {a}",
+    "with a tolerance of {n} percent",
+    "after every {n} operating hours",
 )
 
 
 def sentence(rng: random.Random) -> str:
-    tail = rng.choice(_TAILS).format(s=f"{rng.randint(1, 12)}.{rng.randint(1, 9)}", n=rng.randint(2, 90), a="ABCDEFG"[rng.randint(0, 6)])
+    tail = rng.choice(_TAILS).format(
+        s=f"{rng.randint(1, 12)}.{rng.randint(1, 9)}", n=rng.randint(2, 90), a="ABCDEFG"[rng.randint(0, 6)]
+    )
     return f"{rng.choice(_SUBJECTS)} {rng.choice(_VERBS)} {rng.choice(_OBJECTS)} {tail}."
 
 

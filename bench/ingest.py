@@ -67,7 +67,9 @@ def naive(folder: Path) -> dict:
         else:
             continue
         pages += len(texts)
-        windows = [t[i : i + NAIVE_WINDOW] for t in texts for i in range(0, max(1, len(t)), NAIVE_STRIDE) if t[i:].strip()]
+        windows = [
+            t[i : i + NAIVE_WINDOW] for t in texts for i in range(0, max(1, len(t)), NAIVE_STRIDE) if t[i:].strip()
+        ]
         chunks += len(windows)
         vectors.append(model.encode(windows, normalize_embeddings=True, show_progress_bar=False))
     return {"seconds": time.perf_counter() - t0, "load_s": t_load, "pages": pages, "chunks": chunks}
@@ -91,7 +93,11 @@ def ceiling(data_dir: Path, env_batch: int) -> dict:
 def child(mode: str, target: Path, batch: int, extra_env: dict | None = None) -> dict:
     out = subprocess.run(
         [PY, __file__, f"--{mode}", str(target), "--batch", str(batch)],
-        capture_output=True, text=True, check=True, cwd=ROOT, env=dict(os.environ, **(extra_env or {})),
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=ROOT,
+        env=dict(os.environ, **(extra_env or {})),
     )
     return json.loads(out.stdout.strip().splitlines()[-1])
 
@@ -122,15 +128,23 @@ def bench(folder: Path, repeat: int, batch: int, extra_env: dict) -> None:
     for run in rags:
         shutil.rmtree(run["data_dir"], ignore_errors=True)
     t = r["timings"]
-    print(f"rag ingest : {r['wall']:7.1f} s wall  {r['pages']:5d} pages {r['chunks']:6d} chunks  "
-          f"{r['pages'] / r['wall']:6.1f} pages/s {r['chunks'] / r['wall']:6.1f} chunks/s  (failed: {len(r['failed'])})")
+    print(
+        f"rag ingest : {r['wall']:7.1f} s wall  {r['pages']:5d} pages {r['chunks']:6d} chunks  "
+        f"{r['pages'] / r['wall']:6.1f} pages/s {r['chunks'] / r['wall']:6.1f} chunks/s  (failed: {len(r['failed'])})"
+    )
     print("  split    : " + "  ".join(f"{k} {v:.1f}s" for k, v in t.items()) + f"  (pipeline {r['seconds']:.1f}s)")
-    print(f"naive      : {nv['seconds']:7.1f} s wall  {nv['pages']:5d} pages {nv['chunks']:6d} chunks  "
-          f"{nv['pages'] / nv['seconds']:6.1f} pages/s {nv['chunks'] / nv['seconds']:6.1f} chunks/s  (model load {nv['load_s']:.1f}s)")
-    print(f"ceiling    : {ceil['seconds']:7.1f} s embed {ceil['chunks']:6d} chunks  "
-          f"{ceil['chunks'] / ceil['seconds']:6.1f} chunks/s  ({ceil['dtype']}, as rag ingest runs it)")
+    print(
+        f"naive      : {nv['seconds']:7.1f} s wall  {nv['pages']:5d} pages {nv['chunks']:6d} chunks  "
+        f"{nv['pages'] / nv['seconds']:6.1f} pages/s {nv['chunks'] / nv['seconds']:6.1f} chunks/s  (model load {nv['load_s']:.1f}s)"
+    )
+    print(
+        f"ceiling    : {ceil['seconds']:7.1f} s embed {ceil['chunks']:6d} chunks  "
+        f"{ceil['chunks'] / ceil['seconds']:6.1f} chunks/s  ({ceil['dtype']}, as rag ingest runs it)"
+    )
     print(f"RATIO rag wall / naive wall        = {r['wall'] / nv['seconds']:.2f}  (target <= 0.75)")
-    print(f"RATIO rag chunks/s / ceiling       = {(r['chunks'] / r['wall']) / (ceil['chunks'] / ceil['seconds']):.2f}  (wall, incl. start-up)")
+    print(
+        f"RATIO rag chunks/s / ceiling       = {(r['chunks'] / r['wall']) / (ceil['chunks'] / ceil['seconds']):.2f}  (wall, incl. start-up)"
+    )
     if t.get("embed"):
         print(f"RATIO rag embed phase / ceiling    = {ceil['seconds'] / t['embed']:.2f}  (embedding speed inside rag)")
     print("# json " + json.dumps({"corpus": str(folder), "rag": r, "naive": nv, "ceiling": ceil}))

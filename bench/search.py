@@ -134,8 +134,14 @@ def serve_child(index_file: Path, rounds: int) -> dict:
         search.append(t2 - t1)
         total.append(t2 - t0)
     return {
-        "embed": embed, "search": search, "total": total, "cpu": cpu, "load_s": load_s,
-        "rss_model_mb": rss_model, "rss_mb": rss_index, "rss_end_mb": rss_mb(),
+        "embed": embed,
+        "search": search,
+        "total": total,
+        "cpu": cpu,
+        "load_s": load_s,
+        "rss_model_mb": rss_model,
+        "rss_mb": rss_index,
+        "rss_end_mb": rss_mb(),
     }
 
 
@@ -165,12 +171,19 @@ def bench_size(n: int, base: np.ndarray, qvecs: np.ndarray, exact_queries: int, 
         del index, vecs
         out = subprocess.run(
             [sys.executable, __file__, "--serve-child", str(path), "--rounds", str(rounds)],
-            capture_output=True, text=True, check=True,
+            capture_output=True,
+            text=True,
+            check=True,
         )
     served = json.loads(out.stdout.strip().splitlines()[-1])
     return {
-        "n": n, "description": description, "build_s": build_s, "recall": recall,
-        "exact": exact, "ann": ann, "served": served,
+        "n": n,
+        "description": description,
+        "build_s": build_s,
+        "recall": recall,
+        "exact": exact,
+        "ann": ann,
+        "served": served,
     }
 
 
@@ -184,9 +197,13 @@ def report(r: dict, description: str) -> None:
     print(f"serving process: embed   : {ms(s['embed'])}")
     print(f"serving process: search  : {ms(s['search'])}")
     print(f"serving process: total   : {ms(s['total'])}  (target p95 <= 50 ms at 100k, <= 60 ms at 1M)")
-    print(f"serving process: CPU     : {ms(s['cpu'])}  (CPU time of the one thread that answers = latency on an idle core)")
-    print(f"serving process: RSS     : {s['rss_mb']:.0f} MiB (model only {s['rss_model_mb']:.0f} MiB; "
-          f"index +{s['rss_mb'] - s['rss_model_mb']:.0f} MiB, read in {s['load_s']:.1f} s)")
+    print(
+        f"serving process: CPU     : {ms(s['cpu'])}  (CPU time of the one thread that answers = latency on an idle core)"
+    )
+    print(
+        f"serving process: RSS     : {s['rss_mb']:.0f} MiB (model only {s['rss_model_mb']:.0f} MiB; "
+        f"index +{s['rss_mb'] - s['rss_model_mb']:.0f} MiB, read in {s['load_s']:.1f} s)"
+    )
 
 
 def main() -> None:
@@ -210,11 +227,19 @@ def main() -> None:
     for size in args.sizes.split(","):
         r = bench_size(parse_size(size), base, qvecs, args.exact_queries, args.rounds)
         report(r, r["description"])
-        print("# json " + json.dumps({k: v for k, v in r.items() if k not in ("exact", "ann", "served")}
-                                     | {"exact_p95_ms": pct(r["exact"], 95) * 1e3, "ann_p95_ms": pct(r["ann"], 95) * 1e3,
-                                        "total_p95_ms": pct(r["served"]["total"], 95) * 1e3,
-                                        "cpu_p95_ms": pct(r["served"]["cpu"], 95) * 1e3,
-                                        "rss_mb": r["served"]["rss_mb"]}))
+        print(
+            "# json "
+            + json.dumps(
+                {k: v for k, v in r.items() if k not in ("exact", "ann", "served")}
+                | {
+                    "exact_p95_ms": pct(r["exact"], 95) * 1e3,
+                    "ann_p95_ms": pct(r["ann"], 95) * 1e3,
+                    "total_p95_ms": pct(r["served"]["total"], 95) * 1e3,
+                    "cpu_p95_ms": pct(r["served"]["cpu"], 95) * 1e3,
+                    "rss_mb": r["served"]["rss_mb"],
+                }
+            )
+        )
 
 
 if __name__ == "__main__":

@@ -69,8 +69,12 @@ def serve_until_healthy(data: Path, timeout: float = 60.0) -> float:
     env = dict(os.environ, RAG_DATA_DIR=str(data))
     t0 = time.perf_counter()
     proc = subprocess.Popen(
-        [RAG, "serve", "--port", str(port)], env=env, cwd=ROOT,
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+        [RAG, "serve", "--port", str(port)],
+        env=env,
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
     )
     try:
         while time.perf_counter() - t0 < timeout:
@@ -95,7 +99,10 @@ def serve_until_healthy(data: Path, timeout: float = 60.0) -> float:
 def first_answer(data: Path, question: str) -> dict:
     t0 = time.time()
     out = subprocess.run(
-        [PY, "-c", CHILD, str(data), repr(t0), question], capture_output=True, text=True, cwd=ROOT,
+        [PY, "-c", CHILD, str(data), repr(t0), question],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
         env=dict(os.environ, HF_HUB_OFFLINE="1", TOKENIZERS_PARALLELISM="false"),
     )
     wall = time.time() - t0
@@ -126,7 +133,9 @@ def main() -> None:
         subprocess.run([RAG, "ingest", str(SAMPLE_DOCS)], env=env, cwd=ROOT, check=True, capture_output=True)
         print(f"# ingested sample_docs in {time.perf_counter() - t:.1f} s (data dir {data})")
         health = [serve_until_healthy(data) for _ in range(args.repeat)]
-        print(f"rag serve -> healthy        : {' '.join(f'{h:.1f}' for h in health)} s  (best {min(health):.1f}; target <= 5)")
+        print(
+            f"rag serve -> healthy        : {' '.join(f'{h:.1f}' for h in health)} s  (best {min(health):.1f}; target <= 5)"
+        )
         cold, warm = [], []
         for _ in range(args.repeat):
             shutil.rmtree(data / "models", ignore_errors=True)
