@@ -96,7 +96,11 @@ class SentenceTransformerEmbedder:
     @classmethod
     def from_settings(cls, s: Settings) -> SentenceTransformerEmbedder:
         return cls(
-            s.embed_model, s.embed_query_prefix, s.embed_passage_prefix, s.embed_batch_size, s.embed_device,
+            s.embed_model,
+            s.embed_query_prefix,
+            s.embed_passage_prefix,
+            s.embed_batch_size,
+            s.embed_device,
             getattr(s, "embed_dtype", "auto"),
         )
 
