@@ -210,8 +210,11 @@ def compare(crashed: dict[str, dict], clean: dict[str, dict]) -> list[str]:
             if a[key] != b[key]:
                 problems.append(f"{name}: {key} differs")
         if a["vectors"] is not None and b["vectors"] is not None and a["vectors"].shape == b["vectors"].shape:
-            if not np.allclose(a["vectors"], b["vectors"], atol=1e-4):
-                problems.append(f"{name}: embeddings differ")
+            # bfloat16 embeddings depend slightly on how chunks were batched (a resumed run
+            # batches differently from a clean one): compare directions, not bits.
+            cos = np.sum(a["vectors"] * b["vectors"], axis=1)
+            if cos.min() < 0.99:
+                problems.append(f"{name}: embeddings differ (lowest cosine {cos.min():.4f})")
     return problems
 
 

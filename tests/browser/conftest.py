@@ -99,7 +99,7 @@ def serve(data_dir: Path, model_cache: Path, name: str, **env_extra: str) -> Ite
         log.close()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")  # stopped before other packages start their own Playwright
 def browser():
     if not CHROMIUM.exists():
         pytest.skip(f"Chromium not found at {CHROMIUM} (install the Debian package: apt-get install chromium)")
