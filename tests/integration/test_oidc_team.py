@@ -196,7 +196,9 @@ def test_each_user_sees_and_finds_only_their_collection(team, browser, email):
     other_doc = next(doc for e, (_, doc) in USERS.items() if e != email)
     context, pg = sign_in(browser, team, email)
     try:
-        assert email in pg.locator('[data-testid="stSidebar"]').inner_text()
+        from playwright.sync_api import expect
+
+        expect(pg.locator('[data-testid="stSidebar"]')).to_contain_text(email, timeout=60_000)
 
         pg.goto(f"{team}/library")
         pg.get_by_text("Documents (1)").wait_for()
@@ -228,13 +230,16 @@ def test_each_user_sees_and_finds_only_their_collection(team, browser, email):
 def test_admin_sees_every_collection_and_manages_access(team, browser):
     context, pg = sign_in(browser, team, ADMIN)
     try:
-        assert f"{ADMIN} · admin" in pg.locator('[data-testid="stSidebar"]').inner_text()
+        from playwright.sync_api import expect
+
+        # Streamlit renders in several passes: wait (with retries) rather than read once.
+        expect(pg.locator('[data-testid="stSidebar"]')).to_contain_text(f"{ADMIN} · admin", timeout=60_000)
         pg.goto(f"{team}/library")
         pg.get_by_text("Documents (2)").wait_for()
         pg.goto(f"{team}/collections")
         pg.get_by_role("tab", name="Access").click()
         readers = pg.get_by_label("Readers")
-        assert readers.input_value() == "alice@alpha.test"  # the first collection, alpha
+        expect(readers).to_have_value("alice@alpha.test", timeout=60_000)  # the first collection, alpha
         readers.fill("alice@alpha.test, bob")
         pg.get_by_role("button", name="Save access").click()
         pg.get_by_text("'bob' is not an email address").wait_for()  # refused; nothing saved
