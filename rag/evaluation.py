@@ -36,21 +36,26 @@ class QA:
 def load_qa(path: Path) -> list[QA]:
     """Read a JSONL question file; a bad line raises EvalError naming the line."""
     try:
-        lines = Path(path).read_text(encoding="utf-8").splitlines()
+        text = Path(path).read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as e:
         raise EvalError(f"{path}: cannot read the question file ({e})") from None
+    return parse_qa_text(text, str(path))
+
+
+def parse_qa_text(text: str, name: str) -> list[QA]:
+    """Parse JSONL question text; a bad line raises EvalError naming ``name`` and the line."""
     out = []
-    for i, line in enumerate(lines, 1):
+    for i, line in enumerate(text.splitlines(), 1):
         if not line.strip():
             continue
         try:
             out.append(parse_qa(json.loads(line), i))
         except json.JSONDecodeError as e:
-            raise EvalError(f"{path}, line {i}: not valid JSON ({e.msg})") from None
+            raise EvalError(f"{name}, line {i}: not valid JSON ({e.msg})") from None
         except EvalError as e:
-            raise EvalError(f"{path}, line {i}: {e}") from None
+            raise EvalError(f"{name}, line {i}: {e}") from None
     if not out:
-        raise EvalError(f"{path}: no questions")
+        raise EvalError(f"{name}: no questions")
     return out
 
 

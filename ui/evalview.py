@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
-from rag.errors import EvalError
-from rag.evaluation import QA, parse_qa
+from rag import evaluation
+from rag.evaluation import QA
 
 EVAL_DIR = Path(__file__).resolve().parent.parent / "eval"
 
@@ -36,19 +35,7 @@ def bundled_question_files(folder: Path = EVAL_DIR) -> list[Path]:
 
 def parse_qa_text(text: str, name: str) -> list[QA]:
     """Parse an uploaded JSONL question file; a bad line raises EvalError naming it."""
-    out = []
-    for i, line in enumerate(text.splitlines(), 1):
-        if not line.strip():
-            continue
-        try:
-            out.append(parse_qa(json.loads(line), i))
-        except json.JSONDecodeError as e:
-            raise EvalError(f"{name}, line {i}: not valid JSON ({e.msg})") from None
-        except EvalError as e:
-            raise EvalError(f"{name}, line {i}: {e}") from None
-    if not out:
-        raise EvalError(f"{name}: no questions")
-    return out
+    return evaluation.parse_qa_text(text, name)
 
 
 def metrics_rows(report: dict[str, Any]) -> list[dict[str, Any]]:
