@@ -136,6 +136,28 @@ def open_page(pg, url: str, path: str = "") -> None:
     wait_idle(pg)
 
 
+def choose(pg, select, option: str, tries: int = 5) -> None:
+    """Open a Streamlit selectbox and pick an option.
+
+    A click that lands while the script is still re-rendering the widget opens nothing, so the
+    dropdown is reopened until the option shows (a busy machine can take several tries).
+    """
+    for attempt in range(tries):
+        wait_idle(pg)
+        select.click()
+        item = pg.get_by_role("option", name=option)
+        try:
+            item.first.wait_for(timeout=10_000)
+        except Exception:
+            if attempt == tries - 1:
+                raise
+            pg.keyboard.press("Escape")
+            continue
+        item.first.click()
+        wait_idle(pg)
+        return
+
+
 def upload(pg, url: str, files: list[Path], timeout_ms: int = 240_000) -> str:
     """Upload files on the Library page; returns the summary line once ingestion is done."""
     open_page(pg, url, "library")

@@ -13,6 +13,7 @@ from tests.browser.conftest import (
     DESKTOP,
     PHONE,
     SCROLL_TO,
+    choose,
     no_horizontal_overflow,
     open_page,
     serve,
@@ -109,9 +110,7 @@ def test_every_page_fits_a_phone_screen(server, browser, path):
 def test_delete_a_document_after_confirming(server, page):
     open_page(page, server, "library")
     pick = page.locator('[data-testid="stSelectbox"]').filter(has_text="Document").last
-    pick.click()
-    page.get_by_role("option", name=LONG_NAME[:40]).click()
-    wait_idle(page)
+    choose(page, pick, LONG_NAME[:40])
     page.get_by_role("button", name="Delete…").click()
     wait_idle(page)
     page.get_by_role("button", name="Yes, delete").click()
