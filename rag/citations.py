@@ -86,6 +86,47 @@ def numbers(text: str) -> set[str]:
     return {n.replace(",", "") for n in _NUMBER.findall(text)}
 
 
+_TOKEN = re.compile(r"\d+(?:[.,]\d+)*|[a-z]+")
+
+
+def _unit_match(a: str, b: str) -> bool:
+    """Same unit word, allowing abbreviations ("kg" ~ "kilograms", "hrs" ~ "hours")."""
+    if a == b or a.startswith(b) or b.startswith(a):
+        return True
+    return a[0] == b[0] and min(len(a), len(b)) <= 3
+
+
+def numbers_in_context(claim: str, support: str, window: int = 3) -> bool:
+    """Every number of ``claim`` occurs in ``support`` next to the word it counts.
+
+    "2 years of leave" is not supported by "2. Leave Policy ... 25 days per year": a
+    number followed in the claim by a content word (its unit or noun) must appear in the
+    support with that word within ``window`` tokens of it. Numbers followed by a stop
+    word or nothing only need to occur.
+    """
+    ct = _TOKEN.findall(claim.lower())
+    st = _TOKEN.findall(support.lower())
+    st = [t.replace(",", "") if t[0].isdigit() else t for t in st]
+    for i, tok in enumerate(ct):
+        if not tok[0].isdigit():
+            continue
+        num = tok.replace(",", "")
+        where = [j for j, t in enumerate(st) if t == num]
+        if not where:
+            return False
+        nxt = ct[i + 1] if i + 1 < len(ct) else ""
+        if not nxt.isalpha() or nxt in _STOP:
+            continue
+        unit = _stem(nxt)
+        if not any(
+            t.isalpha() and _unit_match(_stem(t), unit)
+            for j in where
+            for t in st[max(0, j - window) : j + window + 1]
+        ):
+            return False
+    return True
+
+
 def _stem(w: str) -> str:
     for suffix in ("ing", "ed", "es", "s"):
         if len(w) > len(suffix) + 3 and w.endswith(suffix):
@@ -102,7 +143,7 @@ def lexical_support(claim: str, support: str, question: str = "") -> float:
     """
     cw = content_words(claim)
     nums = numbers(claim)
-    if nums and not nums <= numbers(support):
+    if nums and not (nums <= numbers(support) and numbers_in_context(claim, support)):
         return 0.0
     if not cw:
         return 0.0

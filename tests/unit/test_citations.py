@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from rag.citations import lexical_support, parse_markers, split_claims, strip_markers, verify_answer
+from rag.citations import lexical_support, numbers_in_context, parse_markers, split_claims, strip_markers, verify_answer
 from rag.types import Hit
 from tests.fakes import FakeEmbedder
 
@@ -108,6 +108,40 @@ def test_numbers_must_match(hits):
     assert v.citations == []
     assert lexical_support("built in 1875", "was built in 1872") == 0.0
     assert lexical_support("built in 1872", "was built in 1872") == 1.0
+
+
+LEAVE = (
+    "2. Leave Policy Full-time employees receive 25 days of paid annual leave per year, "
+    "in addition to public holidays."
+)
+
+
+@pytest.mark.parametrize(
+    ("claim", "support", "ok"),
+    [
+        # A heading's number next to unrelated words does not support a count of years.
+        ("Employees get 2 years of paid annual leave.", LEAVE, False),
+        ("Employees get 25 days of paid annual leave.", LEAVE, True),
+        ("Employees get 25 years of paid annual leave.", LEAVE, False),
+        # Abbreviated units and thousands separators still match.
+        ("The press handles 500 kilograms per hour.", "It presses 500 kg of apples per hour.", True),
+        ("It cost $1,200 in 2013.", "In 2013 the licence cost $1200.", True),
+        # A number followed by a stop word only has to occur.
+        ("It was built in 1872 by the board.", "The board built it in 1872.", True),
+        ("It was built in 1872 by the board.", "The board built it in 1827.", False),
+    ],
+)
+def test_numbers_must_stand_next_to_what_they_count(claim, support, ok):
+    assert numbers_in_context(claim, support) is ok
+    assert (lexical_support(claim, support) > 0) is ok
+
+
+def test_a_heading_number_does_not_verify_a_wrong_count():
+    hit = Hit(chunk_id=1, doc="acme-handbook.pdf", page=2, text=LEAVE, score=1.0, rank=1, end=len(LEAVE))
+    v = verify_answer("Full-time employees get 2 years of paid annual leave [1].", [hit], embed=FakeEmbedder().embed_passages)
+    assert not v.claims[0].supported
+    v = verify_answer("Full-time employees get 25 days of paid annual leave [1].", [hit], embed=FakeEmbedder().embed_passages)
+    assert v.claims[0].supported and v.citations[0].page == 2
 
 
 @pytest.mark.parametrize("policy", ["flag", "drop"])

@@ -1,0 +1,107 @@
+"""Generate once, then replay the answer policy many times.
+
+Generating with the real model is the slow part of an answer evaluation (minutes); the
+policy that follows it — verification, quote fallback, abstention — is fast and has the
+thresholds worth tuning. ``generate`` runs retrieval and the model for every question and
+stores the passages shown and the model's raw text; ``replay`` re-runs only
+``RAG.finish_answer`` on them under settings given as ``KEY=VALUE`` (the ``RAG_*`` names,
+lower-case, without the prefix), and prints the answer metrics per variant.
+
+Usage:
+  .venv/bin/python -m bench.answer_replay generate --data-dir D --qa eval/corpus.jsonl --out runs.jsonl
+  .venv/bin/python -m bench.answer_replay replay --data-dir D --qa eval/corpus.jsonl --runs runs.jsonl \
+      "" "min_quote_score=0.4" "min_quote_score=0.4,min_quote_coverage=0.5"
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import time
+from pathlib import Path
+
+from bench.common import machine  # noqa: F401  (sets offline environment first)
+from rag.engine import RAG
+from rag.evaluation import Row, answer_correct, answer_metrics, load_qa
+from rag.prompts import build_messages
+from rag.settings import Settings
+from rag.types import Hit
+
+
+def generate(args) -> None:
+    rag = RAG(Settings.from_env(data_dir=Path(args.data_dir)))
+    rag.warm_up()
+    qs = load_qa(Path(args.qa))
+    with open(args.out, "w") as out:
+        for qa in qs:
+            t0 = time.perf_counter()
+            hits = rag.retriever.search(qa.question, rag.settings.top_k)
+            gen = rag.generator
+            record = {"question": qa.question, "hits": [dataclasses.asdict(h) for h in hits], "relevant": rag.is_relevant(hits)}
+            if record["relevant"]:
+                messages, kept = build_messages(qa.question, hits, rag.system_prompt, gen.count_tokens, rag._passage_budget(gen))
+                pieces, first = [], None
+                for piece in gen.stream(messages):
+                    first = first or time.perf_counter() - t0
+                    pieces.append(piece)
+                record.update(kept=len(kept), raw="".join(pieces).strip(), first_token=first, total=time.perf_counter() - t0)
+            out.write(json.dumps(record) + "\n")
+            out.flush()
+            print(f"{time.perf_counter() - t0:5.1f}s {qa.question[:60]!r} -> {record.get('raw', '')[:80]!r}", flush=True)
+
+
+def replay(args) -> None:
+    qs = {qa.question: qa for qa in load_qa(Path(args.qa))}
+    runs = [json.loads(line) for line in open(args.runs)]
+    base = Settings.from_env(data_dir=Path(args.data_dir))
+    rag = RAG(base)
+    for variant in args.variants or [""]:
+        overrides = dict(kv.split("=", 1) for kv in variant.split(",") if kv)
+        fields = {f.name: f.type for f in dataclasses.fields(Settings)}
+        cast = {k: type(getattr(base, k))(v) for k, v in overrides.items() if k in fields}
+        rag.settings = dataclasses.replace(base, **cast)
+        rows, modes = [], {}
+        for run in runs:
+            qa = qs[run["question"]]
+            hits = [Hit(**h) for h in run["hits"]]
+            timings = {"first_token": run.get("first_token") or 0.0}
+            if not rag.is_relevant(hits):
+                from rag.prompts import NO_ANSWER
+                from rag.types import Answer
+
+                ans = Answer(qa.question, NO_ANSWER, [], hits, True, [], qa.question, timings, "", "abstained")
+            else:
+                ans = rag.finish_answer(qa.question, qa.question, run.get("raw", ""), hits[: run.get("kept", len(hits))], timings)
+            rows.append(Row(qa, None, None, hits, 0.0, ans))
+            key = (ans.mode, "A" if qa.answerable else "U")
+            ok = qa.answerable and answer_correct(ans.answer, qa)
+            modes.setdefault(key, [0, 0])
+            modes[key][0] += 1
+            modes[key][1] += ok
+            if args.show:
+                print(f"  {ans.mode:<9} {'OK' if ok else '  '} {'A' if qa.answerable else 'U'} gold={qa.answer!r:.30} answer={ans.answer[:110]!r}")
+        m = answer_metrics(rows)
+        mix = " ".join(f"{mode}/{au}={n}({c})" for (mode, au), (n, c) in sorted(modes.items()))
+        print(f"{variant or 'defaults':<40} " + " ".join(f"{k}={v:.3f}" for k, v in m.items() if "ttft" not in k) + f"  [{mix}]")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    sub = ap.add_subparsers(dest="cmd", required=True)
+    g = sub.add_parser("generate")
+    g.add_argument("--data-dir", required=True)
+    g.add_argument("--qa", required=True)
+    g.add_argument("--out", required=True)
+    r = sub.add_parser("replay")
+    r.add_argument("--data-dir", required=True)
+    r.add_argument("--qa", required=True)
+    r.add_argument("--runs", required=True)
+    r.add_argument("--show", action="store_true")
+    r.add_argument("variants", nargs="*")
+    args = ap.parse_args()
+    generate(args) if args.cmd == "generate" else replay(args)
+
+
+if __name__ == "__main__":
+    main()
