@@ -22,7 +22,7 @@ import time
 from pathlib import Path
 
 from bench.common import machine  # noqa: F401  (sets offline environment first)
-from rag.engine import RAG
+from rag.engine import RAG, _says_no_answer
 from rag.evaluation import Row, answer_correct, answer_metrics, load_qa
 from rag.prompts import build_messages
 from rag.settings import Settings
@@ -38,7 +38,7 @@ def generate(args) -> None:
             t0 = time.perf_counter()
             hits = rag.retriever.search(qa.question, rag.settings.top_k)
             gen = rag.generator
-            record = {"question": qa.question, "hits": [dataclasses.asdict(h) for h in hits], "relevant": rag.is_relevant(hits)}
+            record = {"question": qa.question, "hits": [dataclasses.asdict(h) for h in hits], "relevant": rag.is_relevant(hits)}  # similarity only; replay re-checks
             if record["relevant"]:
                 messages, kept = build_messages(qa.question, hits, rag.system_prompt, gen.count_tokens, rag._passage_budget(gen))
                 pieces, first = [], None
@@ -58,6 +58,7 @@ def replay(args) -> None:
     rag = RAG(base)
     for variant in args.variants or [""]:
         overrides = dict(kv.split("=", 1) for kv in variant.split(",") if kv)
+        ignore_no = overrides.pop("ignore_model_no", "") == "1"  # what the model's "not in the documents" is worth
         fields = {f.name: f.type for f in dataclasses.fields(Settings)}
         cast = {k: type(getattr(base, k))(v) for k, v in overrides.items() if k in fields}
         rag.settings = dataclasses.replace(base, **cast)
@@ -66,13 +67,16 @@ def replay(args) -> None:
             qa = qs[run["question"]]
             hits = [Hit(**h) for h in run["hits"]]
             timings = {"first_token": run.get("first_token") or 0.0}
-            if not rag.is_relevant(hits):
+            if not rag.is_relevant(hits, qa.question) or not run.get("relevant", True):
                 from rag.prompts import NO_ANSWER
                 from rag.types import Answer
 
                 ans = Answer(qa.question, NO_ANSWER, [], hits, True, [], qa.question, timings, "", "abstained")
             else:
-                ans = rag.finish_answer(qa.question, qa.question, run.get("raw", ""), hits[: run.get("kept", len(hits))], timings)
+                raw = run.get("raw", "")
+                if ignore_no and (not raw or _says_no_answer(raw)):
+                    raw = "(no usable reply)"
+                ans = rag.finish_answer(qa.question, qa.question, raw, hits[: run.get("kept", len(hits))], timings)
             rows.append(Row(qa, None, None, hits, 0.0, ans))
             key = (ans.mode, "A" if qa.answerable else "U")
             ok = qa.answerable and answer_correct(ans.answer, qa)

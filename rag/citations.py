@@ -10,8 +10,8 @@ passage that does, or marked unsupported.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Callable, Sequence
 
 import numpy as np
 
@@ -100,9 +100,9 @@ def numbers_in_context(claim: str, support: str, window: int = 3) -> bool:
     """Every number of ``claim`` occurs in ``support`` next to the word it counts.
 
     "2 years of leave" is not supported by "2. Leave Policy ... 25 days per year": a
-    number followed in the claim by a content word (its unit or noun) must appear in the
-    support with that word within ``window`` tokens of it. Numbers followed by a stop
-    word or nothing only need to occur.
+    number followed in the claim by a content word (its unit or noun) — or else preceded
+    by one, as in "Tier 5" — must appear in the support with that word within ``window``
+    tokens of it. Numbers between stop words only need to occur.
     """
     ct = _TOKEN.findall(claim.lower())
     st = _TOKEN.findall(support.lower())
@@ -115,9 +115,13 @@ def numbers_in_context(claim: str, support: str, window: int = 3) -> bool:
         if not where:
             return False
         nxt = ct[i + 1] if i + 1 < len(ct) else ""
-        if not nxt.isalpha() or nxt in _STOP:
+        prev = ct[i - 1] if i > 0 else ""
+        if nxt.isalpha() and nxt not in _STOP:
+            unit = _stem(nxt)
+        elif prev.isalpha() and prev not in _STOP:  # "Tier 5", "Rule 42"
+            unit = _stem(prev)
+        else:
             continue
-        unit = _stem(nxt)
         if not any(
             t.isalpha() and _unit_match(_stem(t), unit)
             for j in where
@@ -125,6 +129,40 @@ def numbers_in_context(claim: str, support: str, window: int = 3) -> bool:
         ):
             return False
     return True
+
+
+def specific_terms(question: str) -> set[str]:
+    """The question's names and identifiers: what a passage must mention to answer it.
+
+    Identifiers ("DE.CM-9", "SBI_ERR_NO_SHMEM", "800-145"), acronyms and mixed-case names
+    ("FaaS", "TriviaQA", "GPUs") and capitalised words inside the sentence ("Jupiter",
+    "Parse"), lower-cased. Plain numbers are left to :func:`numbers_in_context`.
+    """
+    out: set[str] = set()
+    words = re.findall(r"[\w][\w.\-]*[\w]|\w", question)
+    for i, w in enumerate(words):
+        w = re.sub(r"(?:'s|’s)$", "", w)
+        if w.isdigit() or len(w) < 2:
+            continue
+        lw = w.lower()
+        ident = bool(re.search(r"\d", w) and re.search(r"[A-Za-z]", w)) or bool(re.search(r"\w[._\-]\w", w) and re.search(r"\d|[A-Z]{2}", w))
+        mixed = bool(re.search(r"[a-z][A-Z]|[A-Z]{2}", w))
+        proper = i > 0 and w[0].isupper() and lw not in _STOP
+        if ident or mixed or proper:
+            out.add(lw)
+    return out
+
+
+def missing_specifics(question: str, texts: Sequence[str]) -> list[str]:
+    """The question's names, identifiers and numbers that none of ``texts`` mentions.
+
+    A question about "Tier 5", "DE.CM-9" or "TriviaQA" cannot be answered from passages
+    that never mention them, however similar they are otherwise.
+    """
+    low = " ".join(texts).lower()
+    missing = [t for t in sorted(specific_terms(question)) if t not in low and not (t.endswith("s") and t[:-1] in low)]
+    missing += sorted(numbers(question) - numbers(low))
+    return missing
 
 
 def _stem(w: str) -> str:

@@ -7,18 +7,20 @@ call it; nothing here reads the environment.
 from __future__ import annotations
 
 import logging
+import re
 import threading
 import time
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterator, Sequence
+from typing import Any
 
-from rag.citations import verify_answer
+from rag.citations import missing_specifics, verify_answer
 from rag.errors import IndexMismatchError
 from rag.generators.base import Message
 from rag.prompts import NO_ANSWER, SYSTEM_PROMPT, build_messages, standalone_question
 from rag.quotes import best_quote
-from rag.settings import Settings
+from rag.settings import BUNDLED, Settings
 from rag.store import DEFAULT_COLLECTION, Store
 from rag.types import Answer, Citation, Claim, Hit
 
@@ -40,6 +42,11 @@ def _says_no_answer(raw: str) -> bool:
         p in text[:120]
         for p in ("do not contain the answer", "does not contain the answer", "don't contain the answer")
     )
+
+
+def _doc_words(name: str) -> str:
+    """A file name as words: "fips-199-security.pdf" -> "fips 199 security pdf"."""
+    return re.sub(r"[-_.]+", " ", Path(name).name)
 
 
 class RAG:
@@ -220,13 +227,17 @@ class RAG:
     ) -> list[Hit]:
         return self.retriever.search(query, k, collections, doc_ids, mode)
 
-    def is_relevant(self, hits: Sequence[Hit]) -> bool:
-        scores = [h.dense_score for h in hits if h.dense_score is not None]
+    def is_relevant(self, hits: Sequence[Hit], question: str = "") -> bool:
+        """Whether the passages can possibly answer: similar enough to the question, and
+        mentioning its names, identifiers and numbers (the file name counts)."""
         if not hits:
             return False
-        if not scores:
-            return True
-        return max(scores) >= self.settings.min_relevance
+        scores = [h.dense_score for h in hits if h.dense_score is not None]
+        if scores and max(scores) < self.settings.min_relevance:
+            return False
+        if question and missing_specifics(question, [f"{h.text} {_doc_words(h.doc)}" for h in hits]):
+            return False
+        return True
 
     def ask_stream(
         self,
@@ -244,11 +255,20 @@ class RAG:
         t_ret = time.perf_counter() - t0
         timings = {"retrieval": t_ret}
         yield Event("sources", hits)
-        if not self.is_relevant(hits):
+        if not self.is_relevant(hits, query):
             timings["total"] = time.perf_counter() - t0
             yield Event("token", NO_ANSWER)
             yield Event("done", Answer(question, NO_ANSWER, [], hits, True, [], query, timings, NO_ANSWER, "abstained"))
             return
+        if self.quote_first:
+            # The sentence that answers, quoted with its page, needs no generation at all.
+            quoted = self._quote_answer(question, query, list(hits), timings, "")
+            if quoted is not None:
+                timings["first_token"] = time.perf_counter() - t0
+                yield Event("token", quoted.answer)
+                quoted.timings["total"] = time.perf_counter() - t0
+                yield Event("done", quoted)
+                return
         gen = self.generator
         messages, kept = build_messages(
             query, hits, self.system_prompt, gen.count_tokens, self._passage_budget(gen)
@@ -273,13 +293,15 @@ class RAG:
     def finish_answer(self, question: str, query: str, raw: str, hits: Sequence[Hit], timings: dict) -> Answer:
         """Verify the model's text against the passages and decide what the user sees.
 
+        With the generated-first policy (a capable model):
         1. The model's claims that a passage supports are kept, cited to that passage;
            unsupported ones are flagged (or dropped with RAG_UNSUPPORTED=drop).
-        2. If no claim is supported — small models often paraphrase wrongly — the
-           sentence of the passages that best answers the question is quoted instead,
-           provided it covers most of the question's content words.
+        2. If no claim is supported, the sentence of the passages that best answers the
+           question is quoted instead, provided it covers enough of the question.
         3. Otherwise (or when the model itself says the documents lack the answer) the
            answer abstains.
+        With the quoted-first policy (the small bundled model, which paraphrases wrongly
+        more often than it helps — see docs/evaluation.md) steps 1 and 2 swap.
         """
         hits = list(hits)
         if self.settings.llm_backend == "extractive":
@@ -290,6 +312,11 @@ class RAG:
             return Answer(question, NO_ANSWER, [], hits, True, [], query, timings, raw, "abstained")
         said_no = not raw or _says_no_answer(raw)
         claims = []
+        quote_first = self.quote_first
+        if quote_first and not said_no:
+            quoted = self._quote_answer(question, query, hits, timings, raw)
+            if quoted is not None:
+                return quoted
         if not said_no:
             verified = verify_answer(
                 raw, hits, self.embedder.embed_passages, self.settings.unsupported, question=query
@@ -299,10 +326,19 @@ class RAG:
                 return Answer(
                     question, verified.answer, verified.citations, hits, False, claims, query, timings, raw, "generated"
                 )
-            quoted = self._quote_answer(question, query, hits, timings, raw)
-            if quoted is not None:
-                return quoted
+            if not quote_first:
+                quoted = self._quote_answer(question, query, hits, timings, raw)
+                if quoted is not None:
+                    return quoted
         return Answer(question, NO_ANSWER, [], hits, True, claims, query, timings, raw, "abstained")
+
+    @property
+    def quote_first(self) -> bool:
+        """Whether the cited sentence answers before the model's own words (see answer_policy)."""
+        policy = self.settings.answer_policy
+        if policy == "auto":
+            return self.settings.llm_backend != "openai" and self.settings.llm_model == BUNDLED
+        return policy == "quoted"
 
     def _quote_answer(self, question: str, query: str, hits: list[Hit], timings: dict, raw: str) -> Answer | None:
         q = best_quote(query, hits, self.embedder.embed_passages)

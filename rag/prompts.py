@@ -8,7 +8,7 @@ instruction planted in a document is data, not a command.
 from __future__ import annotations
 
 import re
-from typing import Callable, Sequence
+from collections.abc import Callable, Sequence
 
 from rag.generators.base import Message
 from rag.types import Hit

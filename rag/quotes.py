@@ -7,8 +7,9 @@ its citation — or an honest abstention when no sentence matches well enough.
 
 from __future__ import annotations
 
+import re
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Callable, Sequence
 
 import numpy as np
 
@@ -28,14 +29,48 @@ class Quote:
     score: float
 
 
+_NUMBERISH = re.compile(
+    r"\d|\b(?:one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|fifteen|twenty|thirty|"
+    r"forty|fifty|hundred|thousand|million|billion|dozen|half)\b",
+    re.I,
+)
+_DATEISH = re.compile(
+    r"\b(?:1[5-9]\d\d|20\d\d|january|february|march|april|may|june|july|august|september|october|"
+    r"november|december)\b",
+    re.I,
+)
+_NAMEISH = re.compile(r"(?<![.!?]\s)(?<!^)\b[A-Z][a-z]+|\b[A-Z]{2,}\b|\b[A-Za-z]+-?\d[\w-]*")
+
+
+def answer_type(question: str) -> re.Pattern | None:
+    """What the answer to ``question`` looks like, when its wording says so.
+
+    "How many / how tall / what percentage ..." want a quantity, "when / what year"
+    a date, "who / what is the name" a name. Unknown types give None.
+    """
+    q = question.lower()
+    if re.search(r"\bwhen\b|\bwhat (?:year|date|month|day)\b|\bwhich year\b", q):
+        return _DATEISH
+    if re.search(r"\bhow (?:many|much|tall|long|large|big|old|high|far|often|fast|heavy|wide|deep)\b|"
+                 r"\bwhat (?:percentage|percent|number|rate|size|amount|fraction|share|score|accuracy|value)\b", q):
+        return _NUMBERISH
+    if re.search(r"\bwho\b|\bwhom\b|\bwhat (?:is|was) (?:the|its|his|her|their) name\b", q):
+        return _NAMEISH
+    return None
+
+
 def question_coverage(question: str, text: str) -> float:
-    """Share of the question's content words (and all of its numbers) found in ``text``."""
+    """Share of the question's content words found in ``text`` (its numbers count as words)."""
     qw = content_words(question)
     if not qw:
         return 0.0
-    if numbers(question) - numbers(text):
-        return 0.0
     return len(qw & content_words(text)) / len(qw)
+
+
+def _has_new(pattern: re.Pattern, text: str, question: str) -> bool:
+    """``text`` holds a token of ``pattern`` that the question does not already contain."""
+    ql = question.lower()
+    return any(m.group(0).lower() not in ql for m in pattern.finditer(text))
 
 
 def best_quote(
@@ -45,23 +80,32 @@ def best_quote(
     max_passages: int = 3,
     max_chars: int = 400,
 ) -> Quote | None:
-    """The sentence of the top passages that best answers ``question``.
+    """The sentence, or two adjacent sentences, of the top passages that best answer ``question``.
 
-    A sentence is scored by how many of the question's content words occur in it or
-    its immediate neighbours (answers often sit next to the words of the question)
-    and by embedding similarity to the question; earlier passages get a small bonus.
+    A candidate is scored by how many of the question's content words it (and, a little,
+    its neighbours) contains, by embedding similarity to the question, and by whether it
+    holds the kind of thing the question asks for (a quantity, a date, a name) beyond the
+    question's own words; earlier passages get a small bonus. Answers often sit in the
+    sentence after the one that repeats the question's words ("'What prize?' said the
+    Dodo. 'Only a thimble,' said Alice."): pairs of sentences are candidates too.
     """
+    want = answer_type(question)
+    qnums = numbers(question)
     cands: list[tuple[int, int, int, str, float]] = []  # n, start, end, text, lexical
     for n, hit in enumerate(hits[:max_passages], 1):
-        spans = split_sentences(hit.text)
-        for i, (s, e) in enumerate(spans):
-            if e - s < 12 or e - s > max_chars:
-                continue
-            lo = spans[max(0, i - 1)][0]
-            hi = spans[min(len(spans) - 1, i + 1)][1]
-            own = question_coverage(question, hit.text[s:e])
-            ctx = question_coverage(question, hit.text[lo:hi])
-            cands.append((n, s, e, hit.text[s:e], 0.7 * own + 0.3 * ctx))
+        spans = [(s, e) for s, e in split_sentences(hit.text) if e - s >= 12]
+        for i in range(len(spans)):
+            for width in (1, 2):
+                if i + width > len(spans):
+                    continue
+                s, e = spans[i][0], spans[i + width - 1][1]
+                if e - s > max_chars * width or (width == 1 and e - s > max_chars):
+                    continue
+                lo = spans[max(0, i - 1)][0]
+                hi = spans[min(len(spans) - 1, i + width)][1]
+                own = question_coverage(question, hit.text[s:e])
+                ctx = question_coverage(question, hit.text[lo:hi])
+                cands.append((n, s, e, hit.text[s:e], 0.7 * own + 0.3 * ctx))
     if not cands:
         return None
     if embed is not None:
@@ -72,6 +116,26 @@ def best_quote(
     best: Quote | None = None
     for (n, s, e, text, lex), sv in zip(cands, sem):
         score = 0.55 * lex + 0.45 * float(sv) - 0.03 * (n - 1)
+        if want is not None:
+            score += 0.08 if _has_new(want, text, question) else -0.08
+        if text.count(" ") > 60:  # two long sentences read as a wall of text
+            score -= 0.03
+        asked = qnums - numbers(hits[n - 1].doc)  # "FIPS 199" names the document, not the answer
+        if asked:
+            score += 0.08 if asked <= numbers(text) else -0.04
         if best is None or score > best.score:
             best = Quote(n, s, e, text, lex, float(sv), score)
-    return best
+    return _with_heading(best, hits[best.n - 1].text) if best else None
+
+
+def _with_heading(q: Quote, passage: str) -> Quote:
+    """Include a short label right before the quote ("Public cloud. The cloud infrastructure
+    is provisioned for open use ..."): in lists and glossaries the label is the answer."""
+    spans = split_sentences(passage[: q.start])
+    if not spans:
+        return q
+    s, e = spans[-1]
+    label = passage[s:e]
+    if e - s > 40 or not passage[e : q.start].strip() == "" or not re.search(r"[A-Za-z]", label):
+        return q
+    return Quote(q.n, s, q.end, passage[s : q.end], q.lexical, q.semantic, q.score)

@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import dataclasses
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 from rag.errors import ConfigError
 
@@ -49,8 +50,12 @@ class Settings:
     min_relevance: float = 0.25
     # When the model's answer cannot be verified, quote the best sentence only if it
     # covers this share of the question's content words (and scores this high).
-    min_quote_coverage: float = 0.55
+    min_quote_coverage: float = 0.45
     min_quote_score: float = 0.45
+    # What answers first: "generated" (the model's verified claims, a quote when none
+    # verifies), "quoted" (the best cited sentence, the model's verified claims when no
+    # sentence qualifies), or "auto" (quoted with the small bundled model, else generated).
+    answer_policy: str = "auto"
     # Generation.
     llm_backend: str = "transformers"  # transformers | openai | extractive
     llm_model: str = BUNDLED
@@ -80,7 +85,7 @@ class Settings:
     admins: tuple[str, ...] = field(default_factory=tuple)
 
     @classmethod
-    def from_env(cls, env: Mapping[str, str] | None = None, **overrides: Any) -> "Settings":
+    def from_env(cls, env: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
         """Build settings from ``RAG_*`` variables, then apply explicit overrides."""
         env = os.environ if env is None else env
         values: dict[str, Any] = {}
@@ -97,7 +102,7 @@ class Settings:
         settings.validate()
         return settings
 
-    def replace(self, **changes: Any) -> "Settings":
+    def replace(self, **changes: Any) -> Settings:
         return dataclasses.replace(self, **changes)
 
     def validate(self) -> None:
@@ -108,6 +113,7 @@ class Settings:
             "llm_backend": ("transformers", "openai", "extractive"),
             "llm_quantization": ("none", "4bit", "8bit"),
             "unsupported": ("flag", "drop"),
+            "answer_policy": ("auto", "generated", "quoted"),
         }
         for name, allowed in choices.items():
             if getattr(self, name) not in allowed:

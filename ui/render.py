@@ -13,6 +13,7 @@ import re
 import unicodedata
 from collections.abc import Sequence
 from difflib import SequenceMatcher
+from pathlib import Path
 
 from rag.types import Answer, Claim
 
@@ -29,6 +30,8 @@ CSS = """
 .rag-unsupported { color: rgba(110, 110, 110, 0.9); text-decoration: underline dotted; cursor: help; }
 .rag-warn { display: inline-block; width: 1.1em; height: 1.1em; line-height: 1.1em; text-align: center;
   border-radius: 50%; background: #f0a020; color: white; font-weight: 700; font-size: 0.8em; margin-right: 0.25em; }
+.rag-quoted { padding-left: 0.6rem; border-left: 3px solid rgba(49, 130, 206, 0.6); }
+.rag-quoted-from { opacity: 0.7; font-size: 0.85em; }
 .rag-draft { margin-top: 0.4rem; padding-left: 0.6rem; border-left: 3px solid rgba(240, 160, 32, 0.6); }
 .rag-passage { white-space: pre-wrap; overflow-wrap: anywhere; font-size: 0.92em; line-height: 1.55;
   max-height: 26rem; overflow-y: auto; padding: 0.6rem 0.8rem; border-radius: 0.5rem;
@@ -99,7 +102,16 @@ def answer_html(answer: Answer) -> str:
             f'<div class="rag-draft"><small>The model wrote, without support in the passages:</small><br>'
             f"{draft}</div></div>"
         )
-    return '<div class="rag-answer">' + " ".join(_claim_html(c) for c in answer.claims) + "</div>"
+    body = " ".join(_claim_html(c) for c in answer.claims)
+    if answer.mode == "quoted" and answer.citations:
+        c = answer.citations[0]
+        where = html.escape(f"{Path(c.doc).name}, page {c.page}")
+        return (
+            f'<div class="rag-answer"><div class="rag-quoted-from">Quoted from {where}:</div>'
+            f'<div class="rag-quoted">{body}</div></div>'
+        )
+    return f'<div class="rag-answer">{body}</div>'
+
 
 
 def unsupported_count(answer: Answer) -> int:

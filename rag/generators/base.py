@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Iterator, Protocol, Sequence, TypedDict
+from collections.abc import Iterator, Sequence
+from typing import Protocol, TypedDict
 
 
 class Message(TypedDict):

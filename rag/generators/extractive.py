@@ -4,7 +4,7 @@ best match the question, each cited. Fast, deterministic, and never invents text
 from __future__ import annotations
 
 import re
-from typing import Iterator, Sequence
+from collections.abc import Iterator, Sequence
 
 import numpy as np
 

@@ -34,7 +34,9 @@ def server(tmp_path_factory, model_cache_dir, browser):
     pdf = make_pdf(tmp / "orchard-handbook.pdf")
     notes = tmp / LONG_NAME
     notes.write_text("Minutes. The quarterly meeting moved the cider tasting to the barn loft.\n")
-    with serve(tmp / "data", model_cache_dir, "app") as url:
+    # The model writes first here, so its streaming is what this module sees (the bundled
+    # default quotes first and asks the model only when no sentence answers).
+    with serve(tmp / "data", model_cache_dir, "app", RAG_ANSWER_POLICY="generated") as url:
         pg = browser.new_page(viewport=DESKTOP)
         pg.set_default_timeout(60_000)
         summary = upload(pg, url, [pdf, notes])

@@ -74,6 +74,7 @@ def make_app(monkeypatch) -> Callable[..., AppHarness]:
 
     def make(generator=None, embedder=None, timeout: float = 60, wait: bool = True) -> AppHarness:
         monkeypatch.setattr(state, "engine_factory", factory_for(generator, embedder))
+        monkeypatch.setenv("RAG_ANSWER_POLICY", "generated")  # the fakes stand in for a capable model
         harness = AppHarness(AppTest.from_file(APP, default_timeout=timeout))
         harness.built = built
         if wait:

@@ -193,3 +193,17 @@ def test_the_engine_is_built_once_per_process(make_app, pdf_bytes):
     other_browser = AppTest.from_file(APP, default_timeout=30).run()
     assert not other_browser.exception
     assert len(app.built) == 1
+
+
+def test_a_quoted_answer_says_where_it_is_quoted_from(make_app, pdf_bytes, monkeypatch):
+    gen = FakeGenerator(reply="never used")
+    app = make_app(generator=gen)
+    monkeypatch.setenv("RAG_ANSWER_POLICY", "quoted")
+    app.upload([("orchard.pdf", pdf_bytes)])
+    app.goto("ask")
+    at = _ask(app, CIDER_Q)
+    html = _answer_html(app)
+    assert "Quoted from orchard.pdf, page 2:" in html
+    assert "kilograms of apples per hour" in html and '<span class="rag-cite">1</span>' in html
+    assert at.pills[0].options == ["[1] orchard.pdf · p. 2"]
+    assert gen.prompts == []

@@ -182,3 +182,52 @@ def test_the_extractive_backend_quotes_or_abstains(settings, docs):
     assert answered.citations[0].doc == "lighthouse.md"
     refused = rag.ask("What was the name of the lighthouse keeper's cat?")
     assert refused.abstained and refused.citations == []
+
+
+# -- answer policy ---------------------------------------------------------------------------
+
+
+def test_quoted_first_answers_from_the_page_without_running_the_model(settings, docs):
+    gen = FakeGenerator(reply="The lighthouse was painted purple in 1999 [1].")
+    rag = RAG(settings.replace(answer_policy="quoted"), FakeEmbedder(), gen)
+    rag.ingest_paths([docs])
+    events = list(rag.ask_stream("When was the Harbor Point lighthouse built?"))
+    answer = events[-1].value
+    assert [e.kind for e in events] == ["sources", "token", "done"]
+    assert answer.mode == "quoted" and "1872" in answer.answer and answer.answer.endswith("[1].")
+    c = answer.citations[0]
+    assert c.doc == "lighthouse.md" and "built in 1872" in c.quote
+    assert answer.timings["first_token"] <= answer.timings["total"]
+    assert gen.prompts == []  # the model was never asked
+
+
+def test_quoted_first_asks_the_model_when_no_sentence_qualifies(settings, docs):
+    gen = FakeGenerator(reply="The lamp was automated in 1968 [1].")
+    rag = RAG(settings.replace(answer_policy="quoted", min_quote_coverage=1.0), FakeEmbedder(), gen)
+    rag.ingest_paths([docs])
+    answer = rag.ask("When did the Harbor Point lighthouse stop needing keepers?")
+    assert len(gen.prompts) == 1
+    assert answer.mode == "generated" and "1968" in answer.answer and answer.claims[0].supported
+
+
+@pytest.mark.parametrize(
+    ("overrides", "quote_first"),
+    [
+        ({}, True),  # the small bundled model
+        ({"llm_model": "meta-llama/Llama-3.1-8B-Instruct"}, False),
+        ({"llm_backend": "openai", "openai_model": "llama3"}, False),
+        ({"llm_model": "meta-llama/Llama-3.1-8B-Instruct", "answer_policy": "quoted"}, True),
+        ({"answer_policy": "generated"}, False),
+    ],
+)
+def test_auto_policy_quotes_first_only_with_the_bundled_model(settings, overrides, quote_first):
+    rag = RAG(settings.replace(answer_policy="auto").replace(**overrides), FakeEmbedder(), FakeGenerator())
+    assert rag.quote_first is quote_first
+
+
+def test_a_question_naming_what_no_passage_mentions_abstains_without_the_model(rag):
+    # Similar passages, but none mentions "Tier 5" or "FaaS": nothing here can answer.
+    for q in ("When was lighthouse Tier 5 built?", "Which FaaS brewed the coffee?"):
+        answer = rag.ask(q)
+        assert answer.abstained and answer.mode == "abstained", q
+    assert rag._generator.prompts == []

@@ -1,0 +1,61 @@
+"""Quoting the passage sentence that answers a question (pure functions, no models)."""
+
+from __future__ import annotations
+
+from rag.citations import missing_specifics, specific_terms
+from rag.quotes import answer_type, best_quote
+from rag.types import Hit
+
+
+def _hit(text: str, n: int = 1, doc: str = "book.pdf") -> Hit:
+    return Hit(chunk_id=n, doc=doc, page=n, text=text, score=1.0, rank=n, end=len(text))
+
+
+def test_the_answer_in_the_sentence_after_the_question_words_is_quoted():
+    text = (
+        "The Dodo asked what else she had in her pocket, and said it would present her prize. "
+        "'Only a thimble,' said Alice sadly. Then they all crowded round her once more."
+    )
+    q = best_quote("What did the Dodo present to Alice as her prize?", [_hit(text)])
+    assert q is not None and "thimble" in q.text
+    assert text[q.start : q.end] == q.text
+
+
+def test_a_quantity_question_prefers_the_sentence_with_a_number():
+    text = (
+        "The cider press is the heart of the orchard barn. "
+        "The cider press can process 500 kilograms of apples per hour. "
+        "The press is cleaned every evening."
+    )
+    q = best_quote("How many kilograms of apples can the cider press process per hour?", [_hit(text)])
+    assert "500 kilograms" in q.text
+
+
+def test_a_short_label_before_the_definition_is_part_of_the_quote():
+    text = (
+        "Deployment Models: Private cloud. The infrastructure is provisioned for exclusive use by one "
+        "organization. Public cloud. The infrastructure is provisioned for open use by the general public "
+        "and exists on the premises of the cloud provider."
+    )
+    q = best_quote("Which deployment model exists on the premises of the cloud provider?", [_hit(text)])
+    assert q.text.startswith("Public cloud.") and "premises" in q.text
+
+
+def test_answer_types_come_from_the_question_wording():
+    assert answer_type("How many moons does Jupiter have?").search("it has 95 moons")
+    assert answer_type("When was FIPS 199 issued?").search("issued in February 2004")
+    assert not answer_type("When was FIPS 199 issued?").search("it was issued by NIST")
+    assert answer_type("Why did the Queen shout?") is None
+
+
+def test_specific_terms_are_names_and_identifiers():
+    assert specific_terms("What outcome does Framework Core subcategory DE.CM-9 describe?") >= {"de.cm-9"}
+    assert "triviaqa" in specific_terms("What tau did ARES achieve on the TriviaQA dataset?")
+    assert specific_terms("how long should coffee brew?") == set()
+
+
+def test_missing_specifics_name_what_no_passage_mentions():
+    texts = ["Tier 1: Partial. Tier 2: Risk Informed. Tier 3: Repeatable. Tier 4: Adaptive."]
+    assert missing_specifics("What is the name of Tier 5?", texts) == ["5"]
+    assert missing_specifics("What is the name of Tier 3?", texts) == []
+    assert "de.cm-9" in missing_specifics("What does subcategory DE.CM-9 describe?", texts)
