@@ -92,8 +92,12 @@ def best_quote(
     want = answer_type(question)
     qnums = numbers(question)
     cands: list[tuple[int, int, int, str, float]] = []  # n, start, end, text, lexical
+    parts: list[tuple[int, ...]] = []  # the sentences (indices into ``sentences``) of each candidate
+    sentences: list[str] = []
     for n, hit in enumerate(hits[:max_passages], 1):
         spans = [(s, e) for s, e in split_sentences(hit.text) if e - s >= 12]
+        first = len(sentences)
+        sentences.extend(hit.text[s:e] for s, e in spans)
         for i in range(len(spans)):
             for width in (1, 2):
                 if i + width > len(spans):
@@ -106,11 +110,17 @@ def best_quote(
                 own = question_coverage(question, hit.text[s:e])
                 ctx = question_coverage(question, hit.text[lo:hi])
                 cands.append((n, s, e, hit.text[s:e], 0.7 * own + 0.3 * ctx))
+                parts.append(tuple(range(first + i, first + i + width)))
     if not cands:
         return None
     if embed is not None:
-        vecs = embed([question] + [c[3] for c in cands])
-        sem = vecs[1:] @ vecs[0]
+        # Each sentence is embedded once; a pair is the normalised sum of its two vectors.
+        vecs = embed([question] + sentences)
+        sent = vecs[1:]
+        sem = np.empty(len(cands))
+        for j, idx in enumerate(parts):
+            v = sent[list(idx)].sum(axis=0)
+            sem[j] = float(v @ vecs[0]) / max(float(np.linalg.norm(v)), 1e-9)
     else:
         sem = np.zeros(len(cands))
     best: Quote | None = None
