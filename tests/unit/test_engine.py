@@ -92,7 +92,7 @@ def test_an_unverifiable_answer_is_replaced_by_a_quote_of_the_page(settings, doc
 def test_an_unverifiable_answer_without_a_matching_sentence_abstains(settings, docs):
     rag = RAG(settings, FakeEmbedder(), FakeGenerator(reply="The keeper's cat was named Biscuit [1]."))
     rag.ingest_paths([docs])
-    answer = rag.ask("What was the name of the lighthouse keeper's cat?")
+    answer = rag.ask("What was the name of the keeper's cat?")
     assert answer.abstained and answer.answer == NO_ANSWER and answer.mode == "abstained"
     assert answer.claims and not answer.claims[0].supported
 
@@ -180,7 +180,7 @@ def test_the_extractive_backend_quotes_or_abstains(settings, docs):
     answered = rag.ask("When was the Harbor Point lighthouse built?")
     assert not answered.abstained and "1872" in answered.answer
     assert answered.citations[0].doc == "lighthouse.md"
-    refused = rag.ask("What was the name of the lighthouse keeper's cat?")
+    refused = rag.ask("What was the name of the keeper's cat?")
     assert refused.abstained and refused.citations == []
 
 
