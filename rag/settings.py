@@ -50,7 +50,7 @@ class Settings:
     min_relevance: float = 0.25
     # When the model's answer cannot be verified, quote the best sentence only if it
     # covers this share of the question's content words (and scores this high).
-    min_quote_coverage: float = 0.45
+    min_quote_coverage: float = 0.55
     min_quote_score: float = 0.45
     # What answers first: "generated" (the model's verified claims, a quote when none
     # verifies), "quoted" (the best cited sentence, the model's verified claims when no

@@ -45,13 +45,23 @@ def test_search_finds_the_right_page_first(rag, page):
     assert key in hits[0].text
 
 
+@pytest.mark.parametrize("policy", ["generated", "auto"])
 @pytest.mark.parametrize("page", [3, 4])
-def test_ask_streams_an_answer_cited_to_the_right_page(rag, page):
+def test_ask_streams_an_answer_cited_to_the_right_page(rag, page, policy):
     _, question, key = PAGES[page - 1]
-    events = list(rag.ask_stream(question))
+    default = rag.settings
+    rag.settings = default.replace(answer_policy=policy)
+    try:
+        events = list(rag.ask_stream(question))
+    finally:
+        rag.settings = default
     tokens = [e.value for e in events if e.kind == "token"]
-    assert len(tokens) > 1, "the answer is streamed piece by piece"
     answer = events[-1].value
+    if policy == "generated":
+        assert len(tokens) > 1, "the model's answer is streamed piece by piece"
+        assert answer.raw_answer.strip()
+    else:  # the bundled model quotes the sentence that answers, without generating
+        assert answer.mode == "quoted" and tokens == [answer.answer] and answer.raw_answer == ""
     assert not answer.abstained, answer.raw_answer
     assert key in answer.answer
     assert answer.citations
