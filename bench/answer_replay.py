@@ -38,17 +38,27 @@ def generate(args) -> None:
             t0 = time.perf_counter()
             hits = rag.retriever.search(qa.question, rag.settings.top_k)
             gen = rag.generator
-            record = {"question": qa.question, "hits": [dataclasses.asdict(h) for h in hits], "relevant": rag.is_relevant(hits)}  # similarity only; replay re-checks
+            record = {
+                "question": qa.question,
+                "hits": [dataclasses.asdict(h) for h in hits],
+                "relevant": rag.is_relevant(hits),
+            }  # similarity only; replay re-checks
             if record["relevant"]:
-                messages, kept = build_messages(qa.question, hits, rag.system_prompt, gen.count_tokens, rag._passage_budget(gen))
+                messages, kept = build_messages(
+                    qa.question, hits, rag.system_prompt, gen.count_tokens, rag._passage_budget(gen)
+                )
                 pieces, first = [], None
                 for piece in gen.stream(messages):
                     first = first or time.perf_counter() - t0
                     pieces.append(piece)
-                record.update(kept=len(kept), raw="".join(pieces).strip(), first_token=first, total=time.perf_counter() - t0)
+                record.update(
+                    kept=len(kept), raw="".join(pieces).strip(), first_token=first, total=time.perf_counter() - t0
+                )
             out.write(json.dumps(record) + "\n")
             out.flush()
-            print(f"{time.perf_counter() - t0:5.1f}s {qa.question[:60]!r} -> {record.get('raw', '')[:80]!r}", flush=True)
+            print(
+                f"{time.perf_counter() - t0:5.1f}s {qa.question[:60]!r} -> {record.get('raw', '')[:80]!r}", flush=True
+            )
 
 
 def replay(args) -> None:
@@ -84,10 +94,16 @@ def replay(args) -> None:
             modes[key][0] += 1
             modes[key][1] += ok
             if args.show:
-                print(f"  {ans.mode:<9} {'OK' if ok else '  '} {'A' if qa.answerable else 'U'} gold={qa.answer!r:.30} answer={ans.answer[:110]!r}")
+                print(
+                    f"  {ans.mode:<9} {'OK' if ok else '  '} {'A' if qa.answerable else 'U'} gold={qa.answer!r:.30} answer={ans.answer[:110]!r}"
+                )
         m = answer_metrics(rows)
         mix = " ".join(f"{mode}/{au}={n}({c})" for (mode, au), (n, c) in sorted(modes.items()))
-        print(f"{variant or 'defaults':<40} " + " ".join(f"{k}={v:.3f}" for k, v in m.items() if "ttft" not in k) + f"  [{mix}]")
+        print(
+            f"{variant or 'defaults':<40} "
+            + " ".join(f"{k}={v:.3f}" for k, v in m.items() if "ttft" not in k)
+            + f"  [{mix}]"
+        )
 
 
 def main() -> None:

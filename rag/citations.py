@@ -123,9 +123,7 @@ def numbers_in_context(claim: str, support: str, window: int = 3) -> bool:
         else:
             continue
         if not any(
-            t.isalpha() and _unit_match(_stem(t), unit)
-            for j in where
-            for t in st[max(0, j - window) : j + window + 1]
+            t.isalpha() and _unit_match(_stem(t), unit) for j in where for t in st[max(0, j - window) : j + window + 1]
         ):
             return False
     return True
@@ -145,7 +143,9 @@ def specific_terms(question: str) -> set[str]:
         if w.isdigit() or len(w) < 2:
             continue
         lw = w.lower()
-        ident = bool(re.search(r"\d", w) and re.search(r"[A-Za-z]", w)) or bool(re.search(r"\w[._\-]\w", w) and re.search(r"\d|[A-Z]{2}", w))
+        ident = bool(re.search(r"\d", w) and re.search(r"[A-Za-z]", w)) or bool(
+            re.search(r"\w[._\-]\w", w) and re.search(r"\d|[A-Z]{2}", w)
+        )
         mixed = bool(re.search(r"[a-z][A-Z]|[A-Z]{2}", w))
         proper = i > 0 and w[0].isupper() and lw not in _STOP
         if ident or mixed or proper:
@@ -295,8 +295,14 @@ def verify_answer(
         h = hits[n - 1]
         citations.append(
             Citation(
-                n=n, doc=h.doc, page=h.page, chunk_id=h.chunk_id, quote=h.text[s:e],
-                quote_start=h.start + s, quote_end=h.start + e, doc_id=h.doc_id,
+                n=n,
+                doc=h.doc,
+                page=h.page,
+                chunk_id=h.chunk_id,
+                quote=h.text[s:e],
+                quote_start=h.start + s,
+                quote_end=h.start + e,
+                doc_id=h.doc_id,
             )
         )
     parts = []

@@ -159,7 +159,9 @@ class RAG:
 
         return Ingestor(self.settings, self.store, self.index, self.embedder)
 
-    def ingest_paths(self, paths: Sequence[str | Path], collection: str = DEFAULT_COLLECTION, progress=None, on_wait=None):
+    def ingest_paths(
+        self, paths: Sequence[str | Path], collection: str = DEFAULT_COLLECTION, progress=None, on_wait=None
+    ):
         from ingest.pipeline import IngestReport, discover
 
         sources, problems = discover(paths)
@@ -204,7 +206,9 @@ class RAG:
                 max_tokens = min(self.settings.chunk_tokens, emb.max_tokens)
                 chunks = chunk_pages(pages, emb, max_tokens, min(self.settings.chunk_overlap, max_tokens // 2))
                 vecs = emb.embed_passages([c.text for c in chunks])
-                self.store.put_document(d.name, d.sha256, d.size, d.n_pages, pages, chunks, vecs, d.collection, d.stored_path)
+                self.store.put_document(
+                    d.name, d.sha256, d.size, d.n_pages, pages, chunks, vecs, d.collection, d.stored_path
+                )
                 if progress:
                     progress(i, len(docs), d.name)
             with self.store.transaction() as db:
@@ -270,9 +274,7 @@ class RAG:
                 yield Event("done", quoted)
                 return
         gen = self.generator
-        messages, kept = build_messages(
-            query, hits, self.system_prompt, gen.count_tokens, self._passage_budget(gen)
-        )
+        messages, kept = build_messages(query, hits, self.system_prompt, gen.count_tokens, self._passage_budget(gen))
         pieces: list[str] = []
         for piece in gen.stream(messages):
             if not pieces:
@@ -318,9 +320,7 @@ class RAG:
             if quoted is not None:
                 return quoted
         if not said_no:
-            verified = verify_answer(
-                raw, hits, self.embedder.embed_passages, self.settings.unsupported, question=query
-            )
+            verified = verify_answer(raw, hits, self.embedder.embed_passages, self.settings.unsupported, question=query)
             claims = verified.claims
             if any(c.supported for c in claims):
                 return Answer(
@@ -347,8 +347,14 @@ class RAG:
         h = hits[q.n - 1]
         text = " ".join(q.text.split())
         citation = Citation(
-            n=q.n, doc=h.doc, page=h.page, chunk_id=h.chunk_id, quote=q.text,
-            quote_start=h.start + q.start, quote_end=h.start + q.end, doc_id=h.doc_id,
+            n=q.n,
+            doc=h.doc,
+            page=h.page,
+            chunk_id=h.chunk_id,
+            quote=q.text,
+            quote_start=h.start + q.start,
+            quote_end=h.start + q.end,
+            doc_id=h.doc_id,
         )
         body = text[:-1] if text[-1:] in ".!?" else text
         answer = f"{body} [{q.n}]{text[-1] if text[-1:] in '.!?' else '.'}"

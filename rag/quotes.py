@@ -51,8 +51,11 @@ def answer_type(question: str) -> re.Pattern | None:
     q = question.lower()
     if re.search(r"\bwhen\b|\bwhat (?:year|date|month|day)\b|\bwhich year\b", q):
         return _DATEISH
-    if re.search(r"\bhow (?:many|much|tall|long|large|big|old|high|far|often|fast|heavy|wide|deep)\b|"
-                 r"\bwhat (?:percentage|percent|number|rate|size|amount|fraction|share|score|accuracy|value)\b", q):
+    if re.search(
+        r"\bhow (?:many|much|tall|long|large|big|old|high|far|often|fast|heavy|wide|deep)\b|"
+        r"\bwhat (?:percentage|percent|number|rate|size|amount|fraction|share|score|accuracy|value)\b",
+        q,
+    ):
         return _NUMBERISH
     if re.search(r"\bwho\b|\bwhom\b|\bwhat (?:is|was) (?:the|its|his|her|their) name\b", q):
         return _NAMEISH

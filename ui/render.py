@@ -113,7 +113,6 @@ def answer_html(answer: Answer) -> str:
     return f'<div class="rag-answer">{body}</div>'
 
 
-
 def unsupported_count(answer: Answer) -> int:
     return 0 if answer.abstained else sum(1 for c in answer.claims if not c.supported)
 

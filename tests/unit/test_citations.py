@@ -21,8 +21,17 @@ PAGES = {
 def _hit(n: int, doc: str, page: int, start_phrase: str) -> Hit:
     text = PAGES[(doc, page)]
     start = text.index(start_phrase)
-    return Hit(chunk_id=100 + n, doc=doc, page=page, text=text[start:], score=1.0 / n, rank=n,
-               start=start, end=len(text), doc_id=n)
+    return Hit(
+        chunk_id=100 + n,
+        doc=doc,
+        page=page,
+        text=text[start:],
+        score=1.0 / n,
+        rank=n,
+        start=start,
+        end=len(text),
+        doc_id=n,
+    )
 
 
 @pytest.fixture
@@ -93,7 +102,9 @@ def test_a_correct_citation_is_kept(hits):
 
 
 def test_citations_quote_the_supporting_sentence_with_page_offsets(hits):
-    v = verify_answer("The lighthouse was built in 1872 [1]. Spring tides come twice a month near the new moon [3].", hits)
+    v = verify_answer(
+        "The lighthouse was built in 1872 [1]. Spring tides come twice a month near the new moon [3].", hits
+    )
     assert [c.n for c in v.citations] == [1, 3]
     for c in v.citations:
         page_text = PAGES[(c.doc, c.page)]
@@ -111,8 +122,7 @@ def test_numbers_must_match(hits):
 
 
 LEAVE = (
-    "2. Leave Policy Full-time employees receive 25 days of paid annual leave per year, "
-    "in addition to public holidays."
+    "2. Leave Policy Full-time employees receive 25 days of paid annual leave per year, in addition to public holidays."
 )
 
 
@@ -138,9 +148,13 @@ def test_numbers_must_stand_next_to_what_they_count(claim, support, ok):
 
 def test_a_heading_number_does_not_verify_a_wrong_count():
     hit = Hit(chunk_id=1, doc="acme-handbook.pdf", page=2, text=LEAVE, score=1.0, rank=1, end=len(LEAVE))
-    v = verify_answer("Full-time employees get 2 years of paid annual leave [1].", [hit], embed=FakeEmbedder().embed_passages)
+    v = verify_answer(
+        "Full-time employees get 2 years of paid annual leave [1].", [hit], embed=FakeEmbedder().embed_passages
+    )
     assert not v.claims[0].supported
-    v = verify_answer("Full-time employees get 25 days of paid annual leave [1].", [hit], embed=FakeEmbedder().embed_passages)
+    v = verify_answer(
+        "Full-time employees get 25 days of paid annual leave [1].", [hit], embed=FakeEmbedder().embed_passages
+    )
     assert v.claims[0].supported and v.citations[0].page == 2
 
 
