@@ -283,7 +283,8 @@ class RAG:
             yield Event("token", piece)
         timings["generation"] = time.perf_counter() - t0 - t_ret
         raw = "".join(pieces).strip()
-        answer = self.finish_answer(question, query, raw, kept, timings)
+        # Quoted-first already found no sentence that qualifies before generating.
+        answer = self.finish_answer(question, query, raw, kept, timings, quote_tried=self.quote_first)
         answer.timings["total"] = time.perf_counter() - t0
         yield Event("done", answer)
 
@@ -292,7 +293,9 @@ class RAG:
         reserve = self.settings.llm_max_new_tokens + 200  # instructions, question, reply
         return max(128, min(self.settings.context_budget_tokens, window - reserve))
 
-    def finish_answer(self, question: str, query: str, raw: str, hits: Sequence[Hit], timings: dict) -> Answer:
+    def finish_answer(
+        self, question: str, query: str, raw: str, hits: Sequence[Hit], timings: dict, quote_tried: bool = False
+    ) -> Answer:
         """Verify the model's text against the passages and decide what the user sees.
 
         With the generated-first policy (a capable model):
@@ -308,14 +311,14 @@ class RAG:
         hits = list(hits)
         if self.settings.llm_backend == "extractive":
             # Sentences copied from the passages always "verify": the quote gate decides.
-            quoted = self._quote_answer(question, query, hits, timings, raw)
+            quoted = None if quote_tried else self._quote_answer(question, query, hits, timings, raw)
             if quoted is not None:
                 return quoted
             return Answer(question, NO_ANSWER, [], hits, True, [], query, timings, raw, "abstained")
         said_no = not raw or _says_no_answer(raw)
         claims = []
         quote_first = self.quote_first
-        if quote_first and not said_no:
+        if quote_first and not said_no and not quote_tried:
             quoted = self._quote_answer(question, query, hits, timings, raw)
             if quoted is not None:
                 return quoted

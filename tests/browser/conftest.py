@@ -51,52 +51,54 @@ def _rag_command() -> list[str]:
 
 
 @contextlib.contextmanager
+def rag_server(data_dir: Path, port: int, cwd: Path, env: dict, log_path: Path) -> Iterator[str]:
+    """Run `rag serve` until the block ends; yields the base URL once it answers health checks."""
+    with open(log_path, "wb") as log:
+        proc = subprocess.Popen(
+            [*_rag_command(), "serve", "--data-dir", str(data_dir), "--port", str(port)],
+            cwd=cwd,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        url = f"http://127.0.0.1:{port}"
+        try:
+            deadline = time.monotonic() + 120
+            while True:
+                if proc.poll() is not None:
+                    raise RuntimeError(f"rag serve exited ({proc.returncode}):\n{log_path.read_text()[-3000:]}")
+                with contextlib.suppress(OSError):
+                    with urllib.request.urlopen(url + "/_stcore/health", timeout=2) as r:
+                        if r.status == 200:
+                            break
+                if time.monotonic() > deadline:
+                    raise RuntimeError(f"rag serve did not answer on {url}:\n{log_path.read_text()[-3000:]}")
+                time.sleep(0.5)
+            yield url
+        finally:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGTERM)
+            try:
+                proc.wait(20)
+            except subprocess.TimeoutExpired:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait(10)
+
+
+@contextlib.contextmanager
 def serve(data_dir: Path, model_cache: Path, name: str, **env_extra: str) -> Iterator[str]:
     """Run `rag serve` on a free port until the block ends; yields the base URL."""
     data_dir.mkdir(parents=True, exist_ok=True)
     models = data_dir / "models"
     if not models.exists():
         models.symlink_to(model_cache / "models", target_is_directory=True)  # keep the converted generator
-    port = _free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("RAG_")}
     env.update(env_extra)
     ARTIFACTS.mkdir(exist_ok=True)
-    log_path = ARTIFACTS / f"server-{name}.log"
-    log = open(log_path, "wb")
-    proc = subprocess.Popen(
-        [*_rag_command(), "serve", "--data-dir", str(data_dir), "--port", str(port)],
-        cwd=ROOT,
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 120
-        while True:
-            if proc.poll() is not None:
-                raise RuntimeError(f"rag serve exited ({proc.returncode}):\n{log_path.read_text()[-3000:]}")
-            try:
-                with urllib.request.urlopen(url + "/_stcore/health", timeout=2) as r:
-                    if r.status == 200:
-                        break
-            except OSError:
-                pass
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"rag serve did not answer on {url}:\n{log_path.read_text()[-3000:]}")
-            time.sleep(0.5)
+    with rag_server(data_dir, _free_port(), ROOT, env, ARTIFACTS / f"server-{name}.log") as url:
         yield url
-    finally:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(20)
-        except subprocess.TimeoutExpired:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait(10)
-        log.close()
 
 
 @pytest.fixture(scope="package")  # stopped before other packages start their own Playwright

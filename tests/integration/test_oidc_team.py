@@ -11,17 +11,13 @@ from __future__ import annotations
 import contextlib
 import os
 import secrets
-import signal
-import subprocess
 import threading
-import time
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS, DESKTOP, _free_port, _rag_command, wait_idle
+from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS, DESKTOP, _free_port, rag_server, wait_idle
 
 pytestmark = pytest.mark.browser
 
@@ -68,39 +64,8 @@ def team_server(tmp: Path, data_dir: Path, issuer: str) -> Iterator[str]:
     )
     env = {k: v for k, v in os.environ.items() if not k.startswith(("RAG_", "STREAMLIT_"))}
     env.update(HOME=str(home), RAG_LLM_BACKEND="extractive", RAG_ADMINS=ADMIN, HF_HUB_OFFLINE="1")
-    log_path = tmp / "server.log"
-    with open(log_path, "wb") as log:
-        proc = subprocess.Popen(
-            [*_rag_command(), "serve", "--data-dir", str(data_dir), "--port", str(port)],
-            cwd=workdir,
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-        url = f"http://127.0.0.1:{port}"
-        try:
-            deadline = time.monotonic() + 120
-            while True:
-                if proc.poll() is not None:
-                    raise RuntimeError(f"rag serve exited ({proc.returncode}):\n{log_path.read_text()[-3000:]}")
-                with contextlib.suppress(OSError):
-                    with urllib.request.urlopen(url + "/_stcore/health", timeout=2) as r:
-                        if r.status == 200:
-                            break
-                if time.monotonic() > deadline:
-                    raise RuntimeError(f"rag serve did not answer on {url}:\n{log_path.read_text()[-3000:]}")
-                time.sleep(0.5)
-            yield url
-        finally:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(proc.pid, signal.SIGTERM)
-            try:
-                proc.wait(20)
-            except subprocess.TimeoutExpired:
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait(10)
+    with rag_server(data_dir, port, workdir, env, tmp / "server.log") as url:
+        yield url
 
 
 @pytest.fixture(scope="module")
