@@ -49,9 +49,14 @@ def main() -> None:
             ans = rag.ask(qa.question)
             rows.append(Row(qa, None, None, ans.sources, 0.0, ans))
             if args.show:
-                print(f"  {qa.kind:<12} gold={qa.answer!r:<30} raw={ans.raw_answer[:100]!r}\n{'':15}final={ans.answer[:120]!r}")
+                print(
+                    f"  {qa.kind:<12} gold={qa.answer!r:<30} raw={ans.raw_answer[:100]!r}\n{'':15}final={ans.answer[:120]!r}"
+                )
         m = answer_metrics(rows)
-        print(f"{name:<10} " + " ".join(f"{k}={v:.3f}" for k, v in m.items()) + f" ({time.perf_counter() - t0:.0f}s)", flush=True)
+        print(
+            f"{name:<10} " + " ".join(f"{k}={v:.3f}" for k, v in m.items()) + f" ({time.perf_counter() - t0:.0f}s)",
+            flush=True,
+        )
 
 
 if __name__ == "__main__":

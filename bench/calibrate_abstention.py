@@ -43,8 +43,10 @@ def main() -> None:
     print(f"{'dense>=':>8} {'quote>=':>8} {'abstain(U)':>11} {'false(A)':>9} {'correct quotes kept':>20}")
     for dt in (0.0, 0.2, 0.25, 0.3, 0.35):
         for qt in (0.0, 0.3, 0.35, 0.4, 0.45, 0.5):
-            def keep(r):
+
+            def keep(r, dt=dt, qt=qt):
                 return r[1] >= dt and r[2] is not None and r[2].score >= qt
+
             u = sum(not keep(r) for r in una) / max(1, len(una))
             a = sum(not keep(r) for r in ans) / max(1, len(ans))
             c = sum(keep(r) and r[3] for r in ans)

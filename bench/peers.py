@@ -51,9 +51,18 @@ logger = logging.getLogger(__name__)
 
 K = 10
 VERSIONS = (
-    "llama-index-core", "llama-index-readers-file", "llama-index-embeddings-huggingface", "langchain",
-    "langchain-community", "langchain-text-splitters", "langchain-huggingface", "sentence-transformers",
-    "transformers", "torch", "faiss-cpu", "pypdf",
+    "llama-index-core",
+    "llama-index-readers-file",
+    "llama-index-embeddings-huggingface",
+    "langchain",
+    "langchain-community",
+    "langchain-text-splitters",
+    "langchain-huggingface",
+    "sentence-transformers",
+    "transformers",
+    "torch",
+    "faiss-cpu",
+    "pypdf",
 )
 
 Search = Callable[[str], list[Hit]]
@@ -80,7 +89,9 @@ def versions() -> dict[str, str]:
         ).stdout.strip()
         dirty = subprocess.run(
             ["git", "-C", str(ROOT), "status", "--porcelain", "--untracked-files=no"],
-            capture_output=True, text=True, timeout=10,
+            capture_output=True,
+            text=True,
+            timeout=10,
         ).stdout.strip()
         out["rag (git)"] = commit + ("+dirty" if dirty else "")
     except (OSError, subprocess.SubprocessError):
@@ -119,21 +130,32 @@ def llamaindex(files: list[Path], model_dir: Path) -> tuple[Search, dict]:
     n_chunks = len(index.docstore.docs)
     retriever = index.as_retriever(similarity_top_k=K)
 
-    labels_differ = sum(
-        1 for d in docs if d.metadata.get("page_label") not in (None, str(physical[d.id_]))
-    )
+    labels_differ = sum(1 for d in docs if d.metadata.get("page_label") not in (None, str(physical[d.id_])))
 
     def search(q: str) -> list[Hit]:
         out = []
         for i, r in enumerate(retriever.retrieve(q), 1):
             node = r.node
             doc_id = node.ref_doc_id or ""
-            out.append(Hit(0, node.metadata.get("file_name", ""), physical.get(doc_id, 0), node.get_content(),
-                           float(r.score or 0.0), i))
+            out.append(
+                Hit(
+                    0,
+                    node.metadata.get("file_name", ""),
+                    physical.get(doc_id, 0),
+                    node.get_content(),
+                    float(r.score or 0.0),
+                    i,
+                )
+            )
         return out
 
-    info = {"model_load_s": load_s, "ingest_s": ingest_s, "chunks": n_chunks, "documents": len(docs),
-            "page_labels_not_physical": labels_differ}
+    info = {
+        "model_load_s": load_s,
+        "ingest_s": ingest_s,
+        "chunks": n_chunks,
+        "documents": len(docs),
+        "page_labels_not_physical": labels_differ,
+    }
     return search, info
 
 
@@ -164,8 +186,16 @@ def langchain(files: list[Path], model_dir: Path) -> tuple[Search, dict]:
         out = []
         for i, (d, dist) in enumerate(store.similarity_search_with_score(q, k=K), 1):
             page = d.metadata.get("page")  # PyPDFLoader: 0-based physical page; TextLoader: none
-            out.append(Hit(0, Path(d.metadata.get("source", "")).name, int(page) + 1 if page is not None else 1,
-                           d.page_content, -float(dist), i))
+            out.append(
+                Hit(
+                    0,
+                    Path(d.metadata.get("source", "")).name,
+                    int(page) + 1 if page is not None else 1,
+                    d.page_content,
+                    -float(dist),
+                    i,
+                )
+            )
         return out
 
     return search, {"model_load_s": load_s, "ingest_s": ingest_s, "chunks": len(chunks), "documents": len(docs)}
@@ -219,20 +249,34 @@ def measure(search: Search, qas: list[QA]) -> dict:
 
 def table(results: dict[str, dict], n_questions: int) -> str:
     rows = [
-        ("ingest_s", "ingest time (s)", "{:.1f}"), ("chunks", "chunks", "{:d}"),
-        ("recall@1", "Recall@1", "{:.3f}"), ("recall@5", "Recall@5", "{:.3f}"), ("recall@10", "Recall@10", "{:.3f}"),
-        ("mrr@10", "MRR@10", "{:.3f}"), ("doc_recall@5", "doc Recall@5", "{:.3f}"),
-        ("search_p50_ms", "search p50 (ms)", "{:.1f}"), ("model_load_s", "model load (s)", "{:.1f}"),
+        ("ingest_s", "ingest time (s)", "{:.1f}"),
+        ("chunks", "chunks", "{:d}"),
+        ("recall@1", "Recall@1", "{:.3f}"),
+        ("recall@5", "Recall@5", "{:.3f}"),
+        ("recall@10", "Recall@10", "{:.3f}"),
+        ("mrr@10", "MRR@10", "{:.3f}"),
+        ("doc_recall@5", "doc Recall@5", "{:.3f}"),
+        ("search_p50_ms", "search p50 (ms)", "{:.1f}"),
+        ("model_load_s", "model load (s)", "{:.1f}"),
     ]
     names = list(results)
-    lines = [f"answerable questions: {n_questions}, k={K}", "",
-             "| metric | " + " | ".join(names) + " |", "|---|" + "---:|" * len(names)]
+    lines = [
+        f"answerable questions: {n_questions}, k={K}",
+        "",
+        "| metric | " + " | ".join(names) + " |",
+        "|---|" + "---:|" * len(names),
+    ]
     for key, label, fmt in rows:
         cells = [fmt.format(results[n][key]) if key in results[n] else "-" for n in names]
         lines.append(f"| {label} | " + " | ".join(cells) + " |")
     if "rag" in results:
-        lines += ["", "ratios (rag / peer):", "", "| metric | " + " | ".join(n for n in names if n != "rag") + " |",
-                  "|---|" + "---:|" * (len(names) - 1)]
+        lines += [
+            "",
+            "ratios (rag / peer):",
+            "",
+            "| metric | " + " | ".join(n for n in names if n != "rag") + " |",
+            "|---|" + "---:|" * (len(names) - 1),
+        ]
         for key, label in (("recall@5", "Recall@5"), ("mrr@10", "MRR@10"), ("ingest_s", "ingest time")):
             cells = []
             for n in names:

@@ -16,8 +16,8 @@ from rag.evaluation import first_relevant_rank, load_qa, retrieval_metrics
 from rag.settings import Settings
 
 
-def evaluate(rag: RAG, questions, **overrides) -> dict:
-    rag.settings = rag.settings.replace(**overrides)
+def evaluate(rag: RAG, base: Settings, questions, **overrides) -> dict:
+    rag.settings = base.replace(**overrides)  # each setting from the defaults, not the last row
     ranks = []
     for qa in questions:
         if not qa.answerable:
@@ -32,7 +32,8 @@ def main() -> None:
     ap.add_argument("--qa", action="append", required=True)
     ap.add_argument("--quick", action="store_true", help="only the three modes")
     args = ap.parse_args()
-    rag = RAG(Settings.from_env(data_dir=Path(args.data_dir)))
+    base = Settings.from_env(data_dir=Path(args.data_dir))
+    rag = RAG(base)
     # Query vectors do not depend on the settings swept here: embed each question once.
     rag.embedder.embed_query = functools.lru_cache(maxsize=None)(rag.embedder.embed_query)
     sets = {q: load_qa(Path(q)) for q in args.qa}
@@ -40,11 +41,13 @@ def main() -> None:
     if not args.quick:
         for dw, rrf, cand in itertools.product((1.0, 0.7, 0.5, 0.3), (10, 30, 60), (30, 60)):
             grid.append(dict(retrieval_mode="hybrid", dense_weight=dw, bm25_weight=1.0, rrf_k=rrf, candidates=cand))
+        for idw in (1, 2, 3, 4, 6):
+            grid.append(dict(retrieval_mode="hybrid", bm25_identifier_weight=idw))
     print(f"{'setting':<100}" + "".join(f"{Path(q).stem + ' R@1/R@5/R@10/MRR':>40}" for q in sets), flush=True)
     for g in grid:
         cells = []
-        for q, qs in sets.items():
-            m = evaluate(rag, qs, **g)
+        for qs in sets.values():
+            m = evaluate(rag, base, qs, **g)
             cells.append(f"{m['recall@1']:.3f}/{m['recall@5']:.3f}/{m['recall@10']:.3f}/{m['mrr@10']:.3f}")
         print(f"{str(g):<100}" + "".join(f"{c:>40}" for c in cells), flush=True)
 

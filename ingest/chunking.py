@@ -8,14 +8,17 @@ from __future__ import annotations
 
 import bisect
 import re
-from typing import Protocol, Sequence
+from collections.abc import Sequence
+from typing import Protocol
 
 from rag.types import ChunkSpan, Page
 
 # A sentence ends at . ! ? (with any closing quotes/brackets), at a blank line, or
 # before a bullet / numbered list item. A wrapped line ("... on 9\nSeptember 2014")
 # does not end one.
-_SENTENCE_END = re.compile(r"(?<!\n\d\.)(?<!\n\d\d\.)(?<=[.!?])([\"')\]]*)\s+|\n\s*\n|\n(?=(?:[\-\u2022*•]|\d{1,3}[.)])\s)")
+_SENTENCE_END = re.compile(
+    r"(?<!\n\d\.)(?<!\n\d\d\.)(?<=[.!?])([\"')\]]*)\s+|\n\s*\n|\n(?=(?:[\-\u2022*•]|\d{1,3}[.)])\s)"
+)
 
 
 class Tokenizer(Protocol):
@@ -113,9 +116,7 @@ def chunk_page(
     return chunks
 
 
-def chunk_pages(
-    pages: Sequence[Page], tokenizer: Tokenizer, max_tokens: int, overlap: int
-) -> list[ChunkSpan]:
+def chunk_pages(pages: Sequence[Page], tokenizer: Tokenizer, max_tokens: int, overlap: int) -> list[ChunkSpan]:
     """Chunk every page of a document."""
     pages = [p for p in pages if p.text.strip()]
     if not pages:

@@ -112,8 +112,10 @@ def discover(paths: Sequence[str | Path]) -> tuple[list[Source], list[FileResult
         p = Path(raw)
         if p.is_dir():
             for f in sorted(p.rglob("*")):
-                if f.is_file() and f.suffix.lower() in SUPPORTED_SUFFIXES and not any(
-                    part.startswith(".") for part in f.relative_to(p).parts
+                if (
+                    f.is_file()
+                    and f.suffix.lower() in SUPPORTED_SUFFIXES
+                    and not any(part.startswith(".") for part in f.relative_to(p).parts)
                 ):
                     rel = f.relative_to(p).as_posix()
                     sources.append(Source(name=rel, path=f))
@@ -290,7 +292,10 @@ class Ingestor:
             for w in loaded.warnings:
                 logger.warning("%s: %s", name, w)
             result = FileResult(
-                name, "replaced" if replaced else "added", pages=len(loaded.pages), chunks=len(chunks),
+                name,
+                "replaced" if replaced else "added",
+                pages=len(loaded.pages),
+                chunks=len(chunks),
                 warnings=loaded.warnings,
             )
             result.seconds = time.perf_counter() - ts

@@ -90,21 +90,28 @@ def cmd_ingest(args) -> int:
     rag = _engine(args)
     progress = _Progress(sys.stderr.isatty() or os.environ.get("RAG_PROGRESS") == "1")
     report = rag.ingest_paths(
-        args.paths, args.collection or "default", progress,
+        args.paths,
+        args.collection or "default",
+        progress,
         on_wait=lambda m: print(m, file=sys.stderr),
     )
     for r in report.failed:  # e.g. a path that does not exist never reaches the progress bar
         progress.fail(r)
     if args.json:
-        print(json.dumps({
-            "added": report.count("added"), "replaced": report.count("replaced"),
-            "unchanged": report.count("unchanged"),
-            "failed": [{"file": r.name, "reason": r.reason} for r in report.failed],
-            "pages": sum(r.pages for r in report.results if r.status in ("added", "replaced")),
-            "chunks": sum(r.chunks for r in report.results if r.status in ("added", "replaced")),
-            "seconds": round(report.seconds, 3),
-            "timings": {k: round(v, 3) for k, v in report.timings.items()},
-        }))
+        print(
+            json.dumps(
+                {
+                    "added": report.count("added"),
+                    "replaced": report.count("replaced"),
+                    "unchanged": report.count("unchanged"),
+                    "failed": [{"file": r.name, "reason": r.reason} for r in report.failed],
+                    "pages": sum(r.pages for r in report.results if r.status in ("added", "replaced")),
+                    "chunks": sum(r.chunks for r in report.results if r.status in ("added", "replaced")),
+                    "seconds": round(report.seconds, 3),
+                    "timings": {k: round(v, 3) for k, v in report.timings.items()},
+                }
+            )
+        )
     print(report.summary(), file=sys.stderr)
     if not report.results:
         print("no PDF, TXT or MD files found", file=sys.stderr)
@@ -145,7 +152,7 @@ def cmd_ask(args) -> int:
         assert answer is not None
         print(answer.answer)
         for c in answer.citations:
-            print(f"  [{c.n}] {c.doc}, page {c.page}: \"{' '.join(c.quote.split())[:200]}\"")
+            print(f'  [{c.n}] {c.doc}, page {c.page}: "{" ".join(c.quote.split())[:200]}"')
         unsupported = [c.text for c in answer.claims if not c.supported and not answer.abstained]
         for text in unsupported:
             print(f"  (unsupported: {text})")
@@ -173,14 +180,25 @@ def cmd_serve(args) -> int:
     app = Path(__file__).resolve().parent.parent / "ui" / "app.py"
     env = dict(os.environ, RAG_DATA_DIR=str(settings.data_dir.resolve()))
     cmd = [
-        sys.executable, "-m", "streamlit", "run", str(app),
-        "--server.port", str(settings.port),
-        "--server.address", args.host or settings.host,
-        "--server.headless", "true",
-        "--browser.gatherUsageStats", "false",
-        "--server.maxUploadSize", str(int(settings.max_file_mb)),
+        sys.executable,
+        "-m",
+        "streamlit",
+        "run",
+        str(app),
+        "--server.port",
+        str(settings.port),
+        "--server.address",
+        args.host or settings.host,
+        "--server.headless",
+        "true",
+        "--browser.gatherUsageStats",
+        "false",
+        "--server.maxUploadSize",
+        str(int(settings.max_file_mb)),
     ]
-    print(f"serving on http://{args.host or settings.host}:{settings.port} (data: {settings.data_dir})", file=sys.stderr)
+    print(
+        f"serving on http://{args.host or settings.host}:{settings.port} (data: {settings.data_dir})", file=sys.stderr
+    )
     return subprocess.call(cmd, env=env)
 
 

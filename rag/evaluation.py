@@ -238,19 +238,34 @@ def run_eval(rag, questions: Sequence[QA], k: int = 10, generate: bool = True, p
         }
         for r in rows
         if (r.qa.answerable and (r.rank is None or r.rank > 5))
-        or (r.answer is not None and (
-            (r.qa.answerable and not answer_correct(r.answer.answer, r.qa))
-            or (not r.qa.answerable and not r.answer.abstained)
-        ))
+        or (
+            r.answer is not None
+            and (
+                (r.qa.answerable and not answer_correct(r.answer.answer, r.qa))
+                or (not r.qa.answerable and not r.answer.abstained)
+            )
+        )
     ]
     return report
 
 
 def format_report(report: dict[str, Any]) -> str:
     keys = [
-        "questions", "recall@1", "recall@5", "recall@10", "mrr@10", "doc_recall@5", "accuracy",
-        "citation_precision", "citation_recall", "abstention", "false_abstention",
-        "retrieval_p50_ms", "retrieval_p95_ms", "ttft_p50_s", "ttft_p95_s",
+        "questions",
+        "recall@1",
+        "recall@5",
+        "recall@10",
+        "mrr@10",
+        "doc_recall@5",
+        "accuracy",
+        "citation_precision",
+        "citation_recall",
+        "abstention",
+        "false_abstention",
+        "retrieval_p50_ms",
+        "retrieval_p95_ms",
+        "ttft_p50_s",
+        "ttft_p95_s",
     ]
     cols = ["overall", *report["by_kind"]]
     data = {"overall": report["overall"], **report["by_kind"]}

@@ -20,7 +20,7 @@ SYSTEM_PROMPT = (
     "Answer in one or two short sentences, copying the exact words, names and numbers from the "
     "passage that contains the answer, and put the passage number in square brackets after each "
     "sentence, like [2]. If the passages do not contain the answer, reply exactly: "
-    "\"The documents do not contain the answer.\""
+    '"The documents do not contain the answer."'
 )
 
 NO_ANSWER = "The documents do not contain the answer."

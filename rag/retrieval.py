@@ -67,7 +67,7 @@ class Retriever:
             dense = self.index.search(qvec, n_cand, allowed)
         sparse: list[tuple[int, float]] = []
         if mode in ("bm25", "hybrid"):
-            sparse = self.store.bm25(query, n_cand, collections, doc_ids)
+            sparse = self.store.bm25(query, n_cand, collections, doc_ids, s.bm25_identifier_weight)
         t2 = time.perf_counter()
         if mode == "dense":
             fused = dense
@@ -146,8 +146,15 @@ class Retriever:
             return best
         text = self.store.page_text(best.doc_id, best.page)[start:end]
         return Hit(
-            chunk_id=best.chunk_id, doc=best.doc, page=best.page, text=text, score=best.score,
-            start=start, end=end, doc_id=best.doc_id, collection=best.collection,
+            chunk_id=best.chunk_id,
+            doc=best.doc,
+            page=best.page,
+            text=text,
+            score=best.score,
+            start=start,
+            end=end,
+            doc_id=best.doc_id,
+            collection=best.collection,
         )
 
     def _attach_dense_scores(self, hits: list[Hit], qvec: np.ndarray | None, known: dict[int, float]) -> None:

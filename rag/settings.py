@@ -30,7 +30,9 @@ class Settings:
     embed_passage_prefix: str = ""
     embed_batch_size: int = 64
     embed_device: str = "auto"
-    embed_dtype: str = "auto"  # auto (CUDA: float16; CPU: bfloat16 where native, else float32) | float32 | bfloat16 | float16
+    embed_dtype: str = (
+        "auto"  # auto (CUDA: float16; CPU: bfloat16 where native, else float32) | float32 | bfloat16 | float16
+    )
     # Chunking (word pieces of the embedding model's tokenizer).
     chunk_tokens: int = 200
     chunk_overlap: int = 40
@@ -40,6 +42,7 @@ class Settings:
     rrf_k: int = 10
     dense_weight: float = 0.7
     bm25_weight: float = 1.0
+    bm25_identifier_weight: int = 3  # BM25 counts a code-like query term ("PR.IP-4") this often
     candidates: int = 40
     group_pages: int = 1  # merge chunks of the same page into one passage
     max_merge_chars: int = 2400
@@ -117,9 +120,7 @@ class Settings:
         }
         for name, allowed in choices.items():
             if getattr(self, name) not in allowed:
-                raise ConfigError(
-                    f"RAG_{name.upper()}={getattr(self, name)!r} is not one of {', '.join(allowed)}"
-                )
+                raise ConfigError(f"RAG_{name.upper()}={getattr(self, name)!r} is not one of {', '.join(allowed)}")
         if self.chunk_overlap >= self.chunk_tokens:
             raise ConfigError("RAG_CHUNK_OVERLAP must be smaller than RAG_CHUNK_TOKENS")
         if self.top_k < 1:

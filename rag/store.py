@@ -231,9 +231,7 @@ class Store:
 
     def set_collection_access(self, name: str, readers: str, uploaders: str) -> None:
         with self.transaction() as db:
-            cur = db.execute(
-                "UPDATE collections SET readers=?, uploaders=? WHERE name=?", (readers, uploaders, name)
-            )
+            cur = db.execute("UPDATE collections SET readers=?, uploaders=? WHERE name=?", (readers, uploaders, name))
             if cur.rowcount == 0:
                 raise StoreError(f"no collection named '{name}'")
 
@@ -299,9 +297,7 @@ class Store:
         with self.transaction() as db:
             coll_id = self.collection_id(collection, db=db)
             removed: list[int] = []
-            old = db.execute(
-                "SELECT id FROM documents WHERE collection_id=? AND name=?", (coll_id, name)
-            ).fetchone()
+            old = db.execute("SELECT id FROM documents WHERE collection_id=? AND name=?", (coll_id, name)).fetchone()
             if old:
                 removed = self._delete_doc(db, old[0])
             cur = db.execute(
@@ -403,8 +399,15 @@ class Store:
             ).fetchall()
             for r in rows:
                 out[r[0]] = Hit(
-                    chunk_id=r[0], doc=r[1], page=r[2], text=r[3], score=0.0,
-                    start=r[4], end=r[5], doc_id=r[6], collection=r[7],
+                    chunk_id=r[0],
+                    doc=r[1],
+                    page=r[2],
+                    text=r[3],
+                    score=0.0,
+                    start=r[4],
+                    end=r[5],
+                    doc_id=r[6],
+                    collection=r[7],
                 )
         return out
 
@@ -439,9 +442,10 @@ class Store:
         k: int,
         collections: Sequence[str] | None = None,
         doc_ids: Sequence[int] | None = None,
+        identifier_weight: int = 1,
     ) -> list[tuple[int, float]]:
         """Full-text search (SQLite FTS5, BM25). Returns (chunk_id, score) best first."""
-        expr = fts_query(query)
+        expr = fts_query(query, identifier_weight)
         if not expr:
             return []
         sql = (
@@ -476,9 +480,20 @@ def query_terms(query: str) -> list[str]:
     return seen
 
 
-def fts_query(query: str) -> str:
-    """An FTS5 expression OR-ing the quoted content words of ``query``."""
-    terms = query_terms(query)
+# A code-like term: letters with digits ("pr.ip-4", "5e-6", "flan-t5") or dotted letters.
+_IDENTIFIER = re.compile(r"^(?=.*[a-z])(?=.*\d)|[a-z]\.[a-z]")
+
+
+def fts_query(query: str, identifier_weight: int = 1) -> str:
+    """An FTS5 expression OR-ing the quoted content words of ``query``.
+
+    FTS5's ``bm25()`` sums one score per phrase of the expression, so an identifier
+    repeated ``identifier_weight`` times counts that many times: a page that names
+    "PR.IP-4" then outranks pages that merely repeat the question's common words.
+    """
+    terms: list[str] = []
+    for t in query_terms(query):
+        terms.extend([t] * (max(1, identifier_weight) if _IDENTIFIER.search(t) else 1))
     return " OR ".join('"' + t.replace('"', "") + '"' for t in terms)
 
 

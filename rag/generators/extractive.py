@@ -51,7 +51,9 @@ class ExtractiveGenerator:
             sem = np.zeros(len(sentences))
         score = 0.5 * lex + 0.5 * sem
         order = np.argsort(-score)[: self.max_sentences]
-        picked = [sentences[i] for i in sorted(order, key=lambda i: -score[i]) if score[i] > 0.2] or [sentences[order[0]]]
+        picked = [sentences[i] for i in sorted(order, key=lambda i: -score[i]) if score[i] > 0.2] or [
+            sentences[order[0]]
+        ]
         for i, (n, text) in enumerate(picked):
             text = text.strip()
             if text and text[-1] in ".!?":

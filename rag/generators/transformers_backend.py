@@ -104,8 +104,13 @@ class TransformersGenerator:
     @classmethod
     def from_settings(cls, s: Settings) -> TransformersGenerator:
         return cls(
-            s.llm_model, s.data_dir, s.llm_device, s.llm_quantization, s.llm_max_new_tokens,
-            s.llm_temperature, s.llm_context_tokens,
+            s.llm_model,
+            s.data_dir,
+            s.llm_device,
+            s.llm_quantization,
+            s.llm_max_new_tokens,
+            s.llm_temperature,
+            s.llm_context_tokens,
         )
 
     # -- loading ---------------------------------------------------------------------
@@ -127,6 +132,7 @@ class TransformersGenerator:
         torch = _torch()
         # Import once here: concurrent first imports of transformers' lazy modules can fail.
         from transformers import StoppingCriteria, StoppingCriteriaList, TextIteratorStreamer  # noqa: F401
+
         device = self._device
         if device == "auto":
             device = "cuda" if torch.cuda.is_available() else "cpu"
@@ -217,9 +223,8 @@ class TransformersGenerator:
         torch = _torch()
         tok, model = self._ensure()
         from transformers import StoppingCriteria, StoppingCriteriaList, TextIteratorStreamer
-        enc = tok.apply_chat_template(
-            list(messages), add_generation_prompt=True, return_tensors="pt", return_dict=True
-        )
+
+        enc = tok.apply_chat_template(list(messages), add_generation_prompt=True, return_tensors="pt", return_dict=True)
         device = self.device_of(model)
         enc = {k: v.to(device) for k, v in enc.items()}
         streamer = TextIteratorStreamer(tok, skip_prompt=True, skip_special_tokens=True, timeout=600)

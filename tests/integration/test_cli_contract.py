@@ -22,9 +22,7 @@ SEARCH_HIT_KEYS = {"rank", "score", "chunk_id", "doc", "page", "text"}
 def rag_cmd(*args: str, data_dir: Path, stdin: str | None = None, timeout: int = 600) -> subprocess.CompletedProcess:
     env = {k: v for k, v in os.environ.items() if not k.startswith("RAG_")}
     env.update(RAG_DATA_DIR=str(data_dir), RAG_LLM_MAX_NEW_TOKENS="48", HF_HUB_OFFLINE="1")
-    return subprocess.run(
-        [str(RAG_BIN), *args], input=stdin, capture_output=True, text=True, env=env, timeout=timeout
-    )
+    return subprocess.run([str(RAG_BIN), *args], input=stdin, capture_output=True, text=True, env=env, timeout=timeout)
 
 
 def json_lines(stdout: str) -> list[dict]:

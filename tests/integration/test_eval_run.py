@@ -32,8 +32,16 @@ def test_eval_prints_the_metrics_table(data_dir):
     header = lines[0].split()
     assert header[:2] == ["metric", "overall"] and "unanswerable" in header
     rows = {line.split()[0]: line.split()[1:] for line in lines[1:] if line.strip() and not line[0].isdigit()}
-    for metric in ("questions", "recall@1", "recall@5", "recall@10", "mrr@10", "doc_recall@5",
-                   "retrieval_p50_ms", "retrieval_p95_ms"):
+    for metric in (
+        "questions",
+        "recall@1",
+        "recall@5",
+        "recall@10",
+        "mrr@10",
+        "doc_recall@5",
+        "retrieval_p50_ms",
+        "retrieval_p95_ms",
+    ):
         assert metric in rows, metric
     assert "accuracy" not in rows  # --no-generate skips the answer metrics
     n_questions = sum(1 for line in QA_FILE.read_text().splitlines() if line.strip())
@@ -50,8 +58,17 @@ def test_eval_json_report(data_dir, real_embedder, monkeypatch, capsys):
     report = json.loads(capsys.readouterr().out)
     assert set(report) >= {"overall", "by_kind", "failures"}
     overall = report["overall"]
-    assert set(overall) >= {"questions", "answerable", "recall@1", "recall@5", "recall@10", "mrr@10",
-                            "doc_recall@5", "retrieval_p50_ms", "retrieval_p95_ms"}
+    assert set(overall) >= {
+        "questions",
+        "answerable",
+        "recall@1",
+        "recall@5",
+        "recall@10",
+        "mrr@10",
+        "doc_recall@5",
+        "retrieval_p50_ms",
+        "retrieval_p95_ms",
+    }
     assert set(report["by_kind"]) >= {"fact", "number", "unanswerable"}
     assert overall["recall@1"] <= overall["recall@5"] <= overall["recall@10"]
     assert overall["mrr@10"] <= overall["recall@10"]

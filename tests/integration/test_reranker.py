@@ -39,8 +39,14 @@ def _build(path, negate: bool) -> None:
 
     torch.manual_seed(1234)
     config = BertConfig(
-        vocab_size=30522, hidden_size=32, num_hidden_layers=2, num_attention_heads=2, intermediate_size=64,
-        max_position_embeddings=512, num_labels=1, initializer_range=0.5,
+        vocab_size=30522,
+        hidden_size=32,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        intermediate_size=64,
+        max_position_embeddings=512,
+        num_labels=1,
+        initializer_range=0.5,
     )
     model = BertForSequenceClassification(config)
     if negate:

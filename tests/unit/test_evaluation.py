@@ -137,8 +137,14 @@ def test_percentile():
 
 # -- question files ----------------------------------------------------------------------------
 
-GOOD = {"question": "Who?", "answer": "Okafor", "answer_aliases": ["Dr. Okafor"], "doc": "g.pdf", "page": 1,
-        "kind": "fact"}
+GOOD = {
+    "question": "Who?",
+    "answer": "Okafor",
+    "answer_aliases": ["Dr. Okafor"],
+    "doc": "g.pdf",
+    "page": 1,
+    "kind": "fact",
+}
 
 
 def _write(tmp_path, lines: list[str]):
@@ -209,8 +215,20 @@ def test_run_eval_report(fake_rag, tmp_path):
     report = run_eval(fake_rag, questions, k=5, generate=True)
     overall = report["overall"]
     assert overall["questions"] == 3 and overall["answerable"] == 2
-    for key in ("recall@1", "recall@5", "recall@10", "mrr@10", "doc_recall@5", "accuracy", "citation_precision",
-                "citation_recall", "abstention", "false_abstention", "retrieval_p50_ms", "retrieval_p95_ms"):
+    for key in (
+        "recall@1",
+        "recall@5",
+        "recall@10",
+        "mrr@10",
+        "doc_recall@5",
+        "accuracy",
+        "citation_precision",
+        "citation_recall",
+        "abstention",
+        "false_abstention",
+        "retrieval_p50_ms",
+        "retrieval_p95_ms",
+    ):
         assert key in overall, key
     assert overall["recall@1"] == 0.5  # the single-page text file holds everything on page 1
     assert overall["doc_recall@5"] == 1.0

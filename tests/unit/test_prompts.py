@@ -90,8 +90,12 @@ HISTORY = [
 
 @pytest.mark.parametrize(
     ("follow_up", "subject"),
-    [("And who built it?", "built"), ("what about its height?", "height"), ("Who designed it?", "designed"),
-     ("And the keeper?", "keeper")],
+    [
+        ("And who built it?", "built"),
+        ("what about its height?", "height"),
+        ("Who designed it?", "designed"),
+        ("And the keeper?", "keeper"),
+    ],
 )
 def test_follow_ups_are_rewritten_with_the_previous_question(follow_up, subject):
     q = standalone_question(follow_up, HISTORY)

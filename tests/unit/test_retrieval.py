@@ -45,9 +45,16 @@ def test_rrf_fuse_ties_break_by_id_and_empty_lists():
 # -- a tiny "semantic" embedder: synonyms share an axis, other words are ignored -------------
 
 CONCEPTS = {
-    "cat": 1, "cats": 1, "feline": 1, "kitten": 1,
-    "boiler": 2, "heater": 2, "furnace": 2,
-    "ocean": 3, "sea": 3, "marine": 3,
+    "cat": 1,
+    "cats": 1,
+    "feline": 1,
+    "kitten": 1,
+    "boiler": 2,
+    "heater": 2,
+    "furnace": 2,
+    "ocean": 3,
+    "sea": 3,
+    "marine": 3,
 }
 
 

@@ -9,7 +9,7 @@ import pytest
 
 from ingest.chunking import WhitespaceTokenizer, chunk_pages
 from rag.errors import StoreError
-from rag.store import DEFAULT_COLLECTION, Store
+from rag.store import DEFAULT_COLLECTION, Store, fts_query
 from rag.types import ChunkSpan, Page
 from tests.fakes import FakeEmbedder
 from tests.unit.inprocess import parse_in_process  # noqa: F401 (autouse)
@@ -21,7 +21,9 @@ def _put(store: Store, name: str, texts: list[str], collection: str = DEFAULT_CO
     pages = [Page(i, t) for i, t in enumerate(texts, 1)]
     chunks = chunk_pages(pages, WhitespaceTokenizer(), 40, 8)
     vecs = EMB.embed_passages([c.text for c in chunks])
-    return store.put_document(name, sha or f"sha-{name}-{hash(tuple(texts))}", 10, len(pages), pages, chunks, vecs, collection)
+    return store.put_document(
+        name, sha or f"sha-{name}-{hash(tuple(texts))}", 10, len(pages), pages, chunks, vecs, collection
+    )
 
 
 def _bm25_docs(store: Store, query: str, **kw) -> list[str]:
@@ -115,6 +117,31 @@ def test_bm25_ranks_and_ignores_stop_words(store):
     assert ranked == ["b.pdf", "a.pdf"]
     assert store.bm25("the of and", 10) == []
     assert store.bm25('"unbalanced AND (', 10) == []
+
+
+def test_bm25_identifier_weight_lets_an_exact_code_outrank_common_words(store):
+    _put(store, "controls.pdf", ["PR.IP-4: Backups of information are conducted, maintained, and tested."])
+    for i in range(12):  # filler: the question's common words are common here too
+        extra = " The Framework Core names each subcategory." if i % 3 == 0 else ""
+        _put(store, f"filler{i}.pdf", [f"Other guidance number {i} about tides and weather.{extra}"])
+    _put(
+        store, "overview.pdf", ["The Framework Core lists each subcategory. Framework Core subcategory tables follow."]
+    )
+    query = "What does Framework Core subcategory PR.IP-4 require?"
+
+    def first(weight: int) -> str:
+        cid = store.bm25(query, 10, identifier_weight=weight)[0][0]
+        return store.hits([cid])[cid].doc
+
+    assert first(1) == "overview.pdf"
+    assert first(3) == "controls.pdf"
+
+
+def test_fts_query_repeats_only_code_like_terms():
+    assert fts_query("Is PR.IP-4 like 5e-6 or FLAN-T5 in Tier 3?", 2) == " OR ".join(
+        ['"pr.ip-4"'] * 2 + ['"like"'] + ['"5e-6"'] * 2 + ['"flan-t5"'] * 2 + ['"tier"', '"3"']
+    )
+    assert fts_query("state-of-the-art results", 3) == '"state-of-the-art" OR "results"'
 
 
 def test_collections_crud(store):
