@@ -77,7 +77,9 @@ def replay(args) -> None:
             qa = qs[run["question"]]
             hits = [Hit(**h) for h in run["hits"]]
             timings = {"first_token": run.get("first_token") or 0.0}
-            if not rag.is_relevant(hits, qa.question) or not run.get("relevant", True):
+            # A question the model was not run for (not relevant when generated) replays with
+            # no reply: the quote, or else abstention, decides — as it would with quoted-first.
+            if not rag.is_relevant(hits, qa.question):
                 from rag.prompts import NO_ANSWER
                 from rag.types import Answer
 
@@ -86,7 +88,11 @@ def replay(args) -> None:
                 raw = run.get("raw", "")
                 if ignore_no and (not raw or _says_no_answer(raw)):
                     raw = "(no usable reply)"
-                ans = rag.finish_answer(qa.question, qa.question, raw, hits[: run.get("kept", len(hits))], timings)
+                kept = hits[: run.get("kept", len(hits))]
+                # As RAG.ask_stream: quoted-first tries the quote on all passages before the model.
+                ans = rag._quote_answer(qa.question, qa.question, hits, timings, "") if rag.quote_first else None
+                if ans is None:
+                    ans = rag.finish_answer(qa.question, qa.question, raw, kept, timings, quote_tried=rag.quote_first)
             rows.append(Row(qa, None, None, hits, 0.0, ans))
             key = (ans.mode, "A" if qa.answerable else "U")
             ok = qa.answerable and answer_correct(ans.answer, qa)

@@ -134,41 +134,75 @@ def specific_terms(question: str) -> set[str]:
 
     Identifiers ("DE.CM-9", "SBI_ERR_NO_SHMEM", "800-145"), acronyms and mixed-case names
     ("FaaS", "TriviaQA", "GPUs") and capitalised words inside the sentence ("Jupiter",
-    "Parse"), lower-cased. Plain numbers are left to :func:`numbers_in_context`.
+    "Parse"), lower-cased. Plain numbers, and numbers with a unit ("24-year-old",
+    "3-day"), are left to :func:`numbers_in_context`. A capitalised word that opens a
+    quotation ("the subcategory 'Remote access is managed'") is a sentence start, not a name.
     """
     out: set[str] = set()
-    words = re.findall(r"[\w][\w.\-]*[\w]|\w", question)
-    for i, w in enumerate(words):
-        w = re.sub(r"(?:'s|’s)$", "", w)
-        if w.isdigit() or len(w) < 2:
+    for i, m in enumerate(re.finditer(r"[\w][\w.\-]*[\w]|\w", question)):
+        w = re.sub(r"(?:'s|’s)$", "", m.group(0))
+        if w.isdigit() or len(w) < 2 or _NUMBER_WITH_UNIT.match(w):
             continue
         lw = w.lower()
         ident = bool(re.search(r"\d", w) and re.search(r"[A-Za-z]", w)) or bool(
             re.search(r"\w[._\-]\w", w) and re.search(r"\d|[A-Z]{2}", w)
         )
         mixed = bool(re.search(r"[a-z][A-Z]|[A-Z]{2}", w))
-        proper = i > 0 and w[0].isupper() and lw not in _STOP
+        opens_quote = question[max(0, m.start() - 1) : m.start()] in ("'", '"', "‘", "“")
+        proper = i > 0 and w[0].isupper() and lw not in _STOP and not opens_quote
         if ident or mixed or proper:
             out.add(lw)
     return out
+
+
+_NUMBER_WITH_UNIT = re.compile(r"\d+(?:[.,]\d+)?(?:-[a-z]+)+$")
+
+
+def _acronym_expanded(acronym: str, text: str) -> bool:
+    """``text`` spells out ``acronym`` as capitalised words ("EO" ~ "Executive Order")."""
+    if not (2 <= len(acronym) <= 6 and acronym.isalpha() and acronym.isupper()):
+        return False
+    pattern = r"\b" + r"[\w’'\-]*[\s\-]+".join(re.escape(c) for c in acronym) + r"[\w’'\-]*"
+    return re.search(pattern, text) is not None
 
 
 def missing_specifics(question: str, texts: Sequence[str]) -> list[str]:
     """The question's names, identifiers and numbers that none of ``texts`` mentions.
 
     A question about "Tier 5", "DE.CM-9" or "TriviaQA" cannot be answered from passages
-    that never mention them, however similar they are otherwise.
+    that never mention them, however similar they are otherwise. An acronym counts as
+    mentioned when the passages spell it out ("EO 12958" ~ "Executive Order 12958").
     """
-    low = " ".join(texts).lower()
-    missing = [t for t in sorted(specific_terms(question)) if t not in low and not (t.endswith("s") and t[:-1] in low)]
+    joined = " ".join(texts)
+    low = joined.lower()
+    acronyms = {w.lower(): w for w in re.findall(r"\b[A-Z]{2,6}\b", question)}
+    missing = [
+        t
+        for t in sorted(specific_terms(question))
+        if t not in low
+        and not (t.endswith("s") and t[:-1] in low)
+        and not (t in acronyms and _acronym_expanded(acronyms[t], joined))
+    ]
     missing += sorted(numbers(question) - numbers(low))
     return missing
 
 
 def _stem(w: str) -> str:
-    for suffix in ("ing", "ed", "es", "s"):
-        if len(w) > len(suffix) + 3 and w.endswith(suffix):
-            return w[: -len(suffix)]
+    """A light, consistent stem: inflections off, then a doubled last consonant and a final
+    "e" off, so "labelled" ~ "label", "studies" ~ "study", "taking" ~ "take", "called" ~ "call"."""
+    if not w.isalpha():
+        return w
+    if len(w) > 5 and w.endswith("ies"):
+        w = w[:-3] + "y"
+    else:
+        for suffix in ("ing", "ed", "es", "s"):
+            if len(w) > len(suffix) + 3 and w.endswith(suffix):
+                w = w[: -len(suffix)]
+                break
+    if len(w) > 3 and w[-1] == w[-2] and w[-1] not in "aeiou":
+        w = w[:-1]
+    if len(w) > 3 and w.endswith("e"):
+        w = w[:-1]
     return w
 
 

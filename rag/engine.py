@@ -15,11 +15,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from rag.citations import missing_specifics, verify_answer
+from ingest.chunking import split_sentences
+from rag.citations import content_words, missing_specifics, verify_answer
 from rag.errors import IndexMismatchError
 from rag.generators.base import Message
 from rag.prompts import NO_ANSWER, SYSTEM_PROMPT, build_messages, standalone_question
-from rag.quotes import best_quote
+from rag.quotes import best_quote, plain_text, question_coverage
 from rag.settings import BUNDLED, Settings
 from rag.store import DEFAULT_COLLECTION, Store
 from rag.types import Answer, Citation, Claim, Hit
@@ -42,6 +43,18 @@ def _says_no_answer(raw: str) -> bool:
         p in text[:120]
         for p in ("do not contain the answer", "does not contain the answer", "don't contain the answer")
     )
+
+
+def _names_every_word(question: str, hits: Sequence[Hit]) -> bool:
+    """One sentence of the passages holds every content word of ``question``.
+
+    A short question ("What is a sol?") is far from any whole passage in embedding
+    space, yet a sentence that names exactly what it asks about makes the passages
+    relevant ("A day on Mars is called a sol, ...").
+    """
+    if not question or not content_words(question):
+        return False
+    return any(question_coverage(question, h.text[s:e]) == 1.0 for h in hits for s, e in split_sentences(h.text))
 
 
 def _doc_words(name: str) -> str:
@@ -237,7 +250,7 @@ class RAG:
         if not hits:
             return False
         scores = [h.dense_score for h in hits if h.dense_score is not None]
-        if scores and max(scores) < self.settings.min_relevance:
+        if scores and max(scores) < self.settings.min_relevance and not _names_every_word(question, hits):
             return False
         if question and missing_specifics(question, [f"{h.text} {_doc_words(h.doc)}" for h in hits]):
             return False
@@ -348,7 +361,7 @@ class RAG:
         if q is None or q.lexical < self.settings.min_quote_coverage or q.score < self.settings.min_quote_score:
             return None
         h = hits[q.n - 1]
-        text = " ".join(q.text.split())
+        text = plain_text(q.text) or " ".join(q.text.split())
         citation = Citation(
             n=q.n,
             doc=h.doc,

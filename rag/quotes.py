@@ -141,6 +141,18 @@ def best_quote(
     return _with_heading(best, hits[best.n - 1].text) if best else None
 
 
+_MD_LINE = re.compile(r"^[ \t]*(?:#{1,6}[ \t]+|>[ \t]?|[-*+\u2022•][ \t]+)", re.M)
+_MD_EMPHASIS = re.compile(r"(?<!\w)(\*\*|\*|`)(?=\S)(.+?)(?<=\S)\1(?!\w)")
+
+
+def plain_text(text: str) -> str:
+    """A quote as prose: Markdown heading, list and quote markers, emphasis and code marks
+    removed ("### a.pdf\n- Title: *FIPS PUB 199*" -> "a.pdf Title: FIPS PUB 199"), spaces
+    collapsed. Only the answer's wording changes; the citation keeps the page's exact text."""
+    text = _MD_EMPHASIS.sub(r"\2", _MD_LINE.sub("", text))
+    return " ".join(text.split())
+
+
 def _with_heading(q: Quote, passage: str) -> Quote:
     """Include a short label right before the quote ("Public cloud. The cloud infrastructure
     is provisioned for open use ..."): in lists and glossaries the label is the answer."""

@@ -231,3 +231,16 @@ def test_a_question_naming_what_no_passage_mentions_abstains_without_the_model(r
         answer = rag.ask(q)
         assert answer.abstained and answer.mode == "abstained", q
     assert rag._generator.prompts == []
+
+
+def test_a_short_question_is_relevant_when_one_sentence_names_all_its_words(rag):
+    # Short questions sit far from whole passages in embedding space (low cosine), yet a
+    # sentence that names exactly what they ask about answers them.
+    from rag.types import Hit
+
+    text = "Mars has two moons. A day on Mars is called a sol, and it lasts about 24 hours and 40 minutes."
+    hits = [Hit(1, "planets.md", 1, text, 0.1, dense_score=0.03)]
+    assert rag.is_relevant(hits, "What is a sol?")
+    assert rag.is_relevant(hits, "What is a sol on Mars called?")
+    assert not rag.is_relevant(hits, "What is a parsec?")
+    assert not rag.is_relevant(hits, "What is a sol on Venus?")  # "venus" in no sentence

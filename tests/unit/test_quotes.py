@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from rag.citations import missing_specifics, specific_terms
-from rag.quotes import answer_type, best_quote
+from rag.quotes import answer_type, best_quote, plain_text
 from rag.types import Hit
 
 
@@ -59,3 +59,22 @@ def test_missing_specifics_name_what_no_passage_mentions():
     assert missing_specifics("What is the name of Tier 5?", texts) == ["5"]
     assert missing_specifics("What is the name of Tier 3?", texts) == []
     assert "de.cm-9" in missing_specifics("What does subcategory DE.CM-9 describe?", texts)
+
+
+def test_missing_specifics_accepts_spelled_out_acronyms_and_numbers_with_units():
+    law = ["These standards apply to information classified under Executive Order 12958, as amended."]
+    assert missing_specifics("Which order amended EO 12958?", law) == []
+    assert missing_specifics("Which order amended EO 12958?", [law[0].lower()]) == ["eo"]  # not spelled as a name
+    assert missing_specifics("Which order amended EO 13000?", law) == ["13000"]
+    person = ["Matt Schumer, 24, a developer in New York, runs the startup HyperRight."]
+    assert missing_specifics("What startup does 24-year-old developer Matt Schumer run?", person) == []
+    assert missing_specifics("What startup does 31-year-old developer Matt Schumer run?", person) == ["31"]
+    # A capitalised word that opens a quotation is not a name the passages must contain.
+    assert specific_terms("The subcategory 'Remote access is managed' belongs to which Category?") == {"category"}
+
+
+def test_plain_text_drops_markdown_marks_but_not_arithmetic_or_identifiers():
+    md = "### fips-199.pdf\n- Title: *FIPS PUB 199: Standards* (February 2004)\n- sha256: `340c`"
+    assert plain_text(md) == "fips-199.pdf Title: FIPS PUB 199: Standards (February 2004) sha256: 340c"
+    assert plain_text("• SBI **hart** state") == "SBI hart state"
+    assert plain_text("2*3*4 = 24 and __init__ or #hashtag") == "2*3*4 = 24 and __init__ or #hashtag"
