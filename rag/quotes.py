@@ -62,12 +62,22 @@ def answer_type(question: str) -> re.Pattern | None:
     return None
 
 
-def question_coverage(question: str, text: str) -> float:
-    """Share of the question's content words found in ``text`` (its numbers count as words)."""
+def question_coverage(question: str, text: str, ignore: frozenset[str] = frozenset()) -> float:
+    """Share of the question's content words found in ``text`` (its numbers count as words).
+
+    Words in ``ignore`` do not count, unless they are all the question has.
+    """
     qw = content_words(question)
+    if qw - ignore:
+        qw = qw - ignore
     if not qw:
         return 0.0
     return len(qw & content_words(text)) / len(qw)
+
+
+def _name_words(doc: str) -> frozenset[str]:
+    """The content words of a file name ("coffee-brewing.txt" -> {"coffee", "brew"})."""
+    return frozenset(content_words(re.sub(r"[-_.]+", " ", doc.rsplit("/", 1)[-1])))
 
 
 def _has_new(pattern: re.Pattern, text: str, question: str) -> bool:
@@ -99,6 +109,9 @@ def best_quote(
     sentences: list[str] = []
     for n, hit in enumerate(hits[:max_passages], 1):
         spans = [(s, e) for s, e in split_sentences(hit.text) if e - s >= 12]
+        # Words of the file name pick the document, not the sentence within it: "coffee" in
+        # a question about coffee-brewing.txt says nothing about which sentence answers.
+        named = _name_words(hit.doc)
         first = len(sentences)
         sentences.extend(hit.text[s:e] for s, e in spans)
         for i in range(len(spans)):
@@ -110,8 +123,8 @@ def best_quote(
                     continue
                 lo = spans[max(0, i - 1)][0]
                 hi = spans[min(len(spans) - 1, i + width)][1]
-                own = question_coverage(question, hit.text[s:e])
-                ctx = question_coverage(question, hit.text[lo:hi])
+                own = question_coverage(question, hit.text[s:e], named)
+                ctx = question_coverage(question, hit.text[lo:hi], named)
                 cands.append((n, s, e, hit.text[s:e], 0.7 * own + 0.3 * ctx))
                 parts.append(tuple(range(first + i, first + i + width)))
     if not cands:

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from rag.citations import missing_specifics, specific_terms
-from rag.quotes import answer_type, best_quote, plain_text
+from rag.citations import content_words, missing_specifics, specific_terms
+from rag.quotes import answer_type, best_quote, plain_text, question_coverage
 from rag.types import Hit
 
 
@@ -39,6 +39,20 @@ def test_a_short_label_before_the_definition_is_part_of_the_quote():
     )
     q = best_quote("Which deployment model exists on the premises of the cloud provider?", [_hit(text)])
     assert q.text.startswith("Public cloud.") and "premises" in q.text
+
+
+def test_words_of_the_file_name_do_not_pick_the_sentence():
+    # "coffee" and "brewing" name the document; within it they say nothing about the answer.
+    named = frozenset(content_words("coffee"))  # stemmed, as file-name words are
+    assert question_coverage("water temperature for coffee", "coffee and water", named) == 0.5
+    assert question_coverage("coffee", "coffee", named) == 1.0  # nothing else to count
+    text = (
+        "The ideal water temperature for hot brewing is between 92 and 96 degrees. "
+        "A cup of brewed coffee is mostly water, so the water matters."
+    )
+    question = "What temperature should the water be when brewing coffee?"
+    assert best_quote(question, [_hit(text, doc="coffee-brewing.txt")]).text == text.split(". ")[0] + "."
+    assert "cup" in best_quote(question, [_hit(text, doc="notes.txt")]).text
 
 
 def test_answer_types_come_from_the_question_wording():
