@@ -10,23 +10,7 @@ from rag.evaluation import QA
 
 EVAL_DIR = Path(__file__).resolve().parent.parent / "eval"
 
-METRICS = [
-    "questions",
-    "recall@1",
-    "recall@5",
-    "recall@10",
-    "mrr@10",
-    "doc_recall@5",
-    "accuracy",
-    "citation_precision",
-    "citation_recall",
-    "abstention",
-    "false_abstention",
-    "retrieval_p50_ms",
-    "retrieval_p95_ms",
-    "ttft_p50_s",
-    "ttft_p95_s",
-]
+METRICS = evaluation.METRIC_KEYS
 
 
 def bundled_question_files(folder: Path = EVAL_DIR) -> list[Path]:
