@@ -104,13 +104,15 @@ def best_quote(
     """
     want = answer_type(question)
     qnums = numbers(question)
-    cands: list[tuple[int, int, int, str, float]] = []  # n, start, end, text, lexical
+    cands: list[tuple[int, int, int, str, float, float]] = []  # n, start, end, text, lexical (gate, rank)
     parts: list[tuple[int, ...]] = []  # the sentences (indices into ``sentences``) of each candidate
     sentences: list[str] = []
     for n, hit in enumerate(hits[:max_passages], 1):
         spans = [(s, e) for s, e in split_sentences(hit.text) if e - s >= 12]
         # Words of the file name pick the document, not the sentence within it: "coffee" in
-        # a question about coffee-brewing.txt says nothing about which sentence answers.
+        # a question about coffee-brewing.txt says nothing about which sentence answers. They
+        # are left out of the coverage that ranks the sentences, and kept in the coverage
+        # that the answer gate (RAG_MIN_QUOTE_COVERAGE) checks.
         named = _name_words(hit.doc)
         first = len(sentences)
         sentences.extend(hit.text[s:e] for s, e in spans)
@@ -123,9 +125,11 @@ def best_quote(
                     continue
                 lo = spans[max(0, i - 1)][0]
                 hi = spans[min(len(spans) - 1, i + width)][1]
-                own = question_coverage(question, hit.text[s:e], named)
-                ctx = question_coverage(question, hit.text[lo:hi], named)
-                cands.append((n, s, e, hit.text[s:e], 0.7 * own + 0.3 * ctx))
+                own = question_coverage(question, hit.text[s:e])
+                ctx = question_coverage(question, hit.text[lo:hi])
+                own_r = question_coverage(question, hit.text[s:e], named)
+                ctx_r = question_coverage(question, hit.text[lo:hi], named)
+                cands.append((n, s, e, hit.text[s:e], 0.7 * own + 0.3 * ctx, 0.7 * own_r + 0.3 * ctx_r))
                 parts.append(tuple(range(first + i, first + i + width)))
     if not cands:
         return None
@@ -140,8 +144,8 @@ def best_quote(
     else:
         sem = np.zeros(len(cands))
     best: Quote | None = None
-    for (n, s, e, text, lex), sv in zip(cands, sem):
-        score = 0.55 * lex + 0.45 * float(sv) - 0.03 * (n - 1)
+    for (n, s, e, text, lex, lex_rank), sv in zip(cands, sem):
+        score = 0.55 * lex_rank + 0.45 * float(sv) - 0.03 * (n - 1)
         if want is not None:
             score += 0.08 if _has_new(want, text, question) else -0.08
         if text.count(" ") > 60:  # two long sentences read as a wall of text
