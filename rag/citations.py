@@ -166,6 +166,11 @@ def _acronym_expanded(acronym: str, text: str) -> bool:
     return re.search(pattern, text) is not None
 
 
+def doc_words(name: str) -> str:
+    """A file name as words: "docs/fips-199-security.pdf" -> "fips 199 security pdf"."""
+    return re.sub(r"[-_.]+", " ", name.rsplit("/", 1)[-1])
+
+
 def missing_specifics(question: str, texts: Sequence[str]) -> list[str]:
     """The question's names, identifiers and numbers that none of ``texts`` mentions.
 

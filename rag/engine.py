@@ -7,7 +7,6 @@ call it; nothing here reads the environment.
 from __future__ import annotations
 
 import logging
-import re
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -16,11 +15,11 @@ from pathlib import Path
 from typing import Any
 
 from ingest.chunking import split_sentences
-from rag.citations import content_words, missing_specifics, verify_answer
+from rag.citations import content_words, doc_words, missing_specifics, verify_answer
 from rag.errors import IndexMismatchError
 from rag.generators.base import Message
 from rag.prompts import NO_ANSWER, SYSTEM_PROMPT, build_messages, standalone_question
-from rag.quotes import best_quote, plain_text, question_coverage
+from rag.quotes import best_quote, plain_text
 from rag.settings import BUNDLED, Settings
 from rag.store import DEFAULT_COLLECTION, Store
 from rag.types import Answer, Citation, Claim, Hit
@@ -52,14 +51,8 @@ def _names_every_word(question: str, hits: Sequence[Hit]) -> bool:
     space, yet a sentence that names exactly what it asks about makes the passages
     relevant ("A day on Mars is called a sol, ...").
     """
-    if not question or not content_words(question):
-        return False
-    return any(question_coverage(question, h.text[s:e]) == 1.0 for h in hits for s, e in split_sentences(h.text))
-
-
-def _doc_words(name: str) -> str:
-    """A file name as words: "fips-199-security.pdf" -> "fips 199 security pdf"."""
-    return re.sub(r"[-_.]+", " ", Path(name).name)
+    words = content_words(question)
+    return bool(words) and any(words <= content_words(h.text[s:e]) for h in hits for s, e in split_sentences(h.text))
 
 
 class RAG:
@@ -252,7 +245,7 @@ class RAG:
         scores = [h.dense_score for h in hits if h.dense_score is not None]
         if scores and max(scores) < self.settings.min_relevance and not _names_every_word(question, hits):
             return False
-        if question and missing_specifics(question, [f"{h.text} {_doc_words(h.doc)}" for h in hits]):
+        if question and missing_specifics(question, [f"{h.text} {doc_words(h.doc)}" for h in hits]):
             return False
         return True
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ingest.chunking import split_sentences
-from rag.citations import content_words, numbers
+from rag.citations import content_words, doc_words, numbers
 from rag.types import Hit
 
 
@@ -67,17 +67,15 @@ def question_coverage(question: str, text: str, ignore: frozenset[str] = frozens
 
     Words in ``ignore`` do not count, unless they are all the question has.
     """
-    qw = content_words(question)
-    if qw - ignore:
-        qw = qw - ignore
-    if not qw:
-        return 0.0
-    return len(qw & content_words(text)) / len(qw)
+    return _share(_counted(content_words(question), ignore), content_words(text))
 
 
-def _name_words(doc: str) -> frozenset[str]:
-    """The content words of a file name ("coffee-brewing.txt" -> {"coffee", "brew"})."""
-    return frozenset(content_words(re.sub(r"[-_.]+", " ", doc.rsplit("/", 1)[-1])))
+def _counted(words: set[str], ignore: frozenset[str] | set[str]) -> set[str]:
+    return (words - ignore) or words
+
+
+def _share(wanted: set[str], have: set[str]) -> float:
+    return len(wanted & have) / len(wanted) if wanted else 0.0
 
 
 def _has_new(pattern: re.Pattern, text: str, question: str) -> bool:
@@ -104,6 +102,7 @@ def best_quote(
     """
     want = answer_type(question)
     qnums = numbers(question)
+    qwords = content_words(question)
     cands: list[tuple[int, int, int, str, float, float]] = []  # n, start, end, text, lexical (gate, rank)
     parts: list[tuple[int, ...]] = []  # the sentences (indices into ``sentences``) of each candidate
     sentences: list[str] = []
@@ -113,7 +112,7 @@ def best_quote(
         # a question about coffee-brewing.txt says nothing about which sentence answers. They
         # are left out of the coverage that ranks the sentences, and kept in the coverage
         # that the answer gate (RAG_MIN_QUOTE_COVERAGE) checks.
-        named = _name_words(hit.doc)
+        ranked_words = _counted(qwords, content_words(doc_words(hit.doc)))
         first = len(sentences)
         sentences.extend(hit.text[s:e] for s, e in spans)
         for i in range(len(spans)):
@@ -125,11 +124,10 @@ def best_quote(
                     continue
                 lo = spans[max(0, i - 1)][0]
                 hi = spans[min(len(spans) - 1, i + width)][1]
-                own = question_coverage(question, hit.text[s:e])
-                ctx = question_coverage(question, hit.text[lo:hi])
-                own_r = question_coverage(question, hit.text[s:e], named)
-                ctx_r = question_coverage(question, hit.text[lo:hi], named)
-                cands.append((n, s, e, hit.text[s:e], 0.7 * own + 0.3 * ctx, 0.7 * own_r + 0.3 * ctx_r))
+                own, ctx = content_words(hit.text[s:e]), content_words(hit.text[lo:hi])
+                lex = 0.7 * _share(qwords, own) + 0.3 * _share(qwords, ctx)
+                lex_rank = 0.7 * _share(ranked_words, own) + 0.3 * _share(ranked_words, ctx)
+                cands.append((n, s, e, hit.text[s:e], lex, lex_rank))
                 parts.append(tuple(range(first + i, first + i + width)))
     if not cands:
         return None
@@ -143,6 +141,7 @@ def best_quote(
             sem[j] = float(v @ vecs[0]) / max(float(np.linalg.norm(v)), 1e-9)
     else:
         sem = np.zeros(len(cands))
+    doc_nums = [numbers(h.doc) for h in hits[:max_passages]]
     best: Quote | None = None
     for (n, s, e, text, lex, lex_rank), sv in zip(cands, sem):
         score = 0.55 * lex_rank + 0.45 * float(sv) - 0.03 * (n - 1)
@@ -150,7 +149,7 @@ def best_quote(
             score += 0.08 if _has_new(want, text, question) else -0.08
         if text.count(" ") > 60:  # two long sentences read as a wall of text
             score -= 0.03
-        asked = qnums - numbers(hits[n - 1].doc)  # "FIPS 199" names the document, not the answer
+        asked = qnums - doc_nums[n - 1]  # "FIPS 199" names the document, not the answer
         if asked:
             score += 0.08 if asked <= numbers(text) else -0.04
         if best is None or score > best.score:
