@@ -350,11 +350,11 @@ class RAG:
         return policy == "quoted"
 
     def _quote_answer(self, question: str, query: str, hits: list[Hit], timings: dict, raw: str) -> Answer | None:
-        q = best_quote(query, hits, self.embedder.embed_passages)
+        q = best_quote(query, hits, self.embedder.embed_passages, self.settings.quote_passages)
         if q is None or q.lexical < self.settings.min_quote_coverage or q.score < self.settings.min_quote_score:
             return None
         h = hits[q.n - 1]
-        text = plain_text(q.text) or " ".join(q.text.split())
+        text = q.shown or plain_text(q.text) or " ".join(q.text.split())
         citation = Citation(
             n=q.n,
             doc=h.doc,

@@ -27,6 +27,7 @@ class Quote:
     lexical: float  # share of the question's content words in the sentence's context
     semantic: float
     score: float
+    shown: str = ""  # the answer's wording, when it is not the quoted text itself (a table row)
 
 
 _NUMBERISH = re.compile(
@@ -88,22 +89,40 @@ def best_quote(
     question: str,
     hits: Sequence[Hit],
     embed: Callable[[Sequence[str]], np.ndarray] | None = None,
-    max_passages: int = 3,
+    max_passages: int = 5,
     max_chars: int = 400,
 ) -> Quote | None:
-    """The sentence, or two adjacent sentences, of the top passages that best answer ``question``.
+    """The best of :func:`rank_quotes`; a sentence is widened by a short label right before it."""
+    ranked = rank_quotes(question, hits, embed, max_passages, max_chars)
+    if not ranked:
+        return None
+    best = ranked[0]
+    return best if best.shown else _with_heading(best, hits[best.n - 1].text)
+
+
+def rank_quotes(
+    question: str,
+    hits: Sequence[Hit],
+    embed: Callable[[Sequence[str]], np.ndarray] | None = None,
+    max_passages: int = 5,
+    max_chars: int = 400,
+) -> list[Quote]:
+    """Candidate quotes from the top passages, best first: sentences, pairs of adjacent
+    sentences, and table rows (read with their table's header line).
 
     A candidate is scored by how many of the question's content words it (and, a little,
     its neighbours) contains, by embedding similarity to the question, and by whether it
     holds the kind of thing the question asks for (a quantity, a date, a name) beyond the
     question's own words; earlier passages get a small bonus. Answers often sit in the
     sentence after the one that repeats the question's words ("'What prize?' said the
-    Dodo. 'Only a thimble,' said Alice."): pairs of sentences are candidates too.
+    Dodo. 'Only a thimble,' said Alice."): pairs of sentences are candidates too. In a
+    table the answer is one row, which means something only under its header ("Animal
+    2020 2021 2022 2023" over "Giant green anemone 318 331 349 362").
     """
     want = answer_type(question)
     qnums = numbers(question)
     qwords = content_words(question)
-    cands: list[tuple[int, int, int, str, float, float]] = []  # n, start, end, text, lexical (gate, rank)
+    cands: list[tuple[int, int, int, str, str, float, float]] = []  # n, start, end, text, shown, lexical (gate, rank)
     parts: list[tuple[int, ...]] = []  # the sentences (indices into ``sentences``) of each candidate
     sentences: list[str] = []
     for n, hit in enumerate(hits[:max_passages], 1):
@@ -113,6 +132,7 @@ def best_quote(
         # are left out of the coverage that ranks the sentences, and kept in the coverage
         # that the answer gate (RAG_MIN_QUOTE_COVERAGE) checks.
         ranked_words = _counted(qwords, content_words(doc_words(hit.doc)))
+        rows = table_rows(hit.text)
         first = len(sentences)
         sentences.extend(hit.text[s:e] for s, e in spans)
         for i in range(len(spans)):
@@ -127,10 +147,28 @@ def best_quote(
                 own, ctx = content_words(hit.text[s:e]), content_words(hit.text[lo:hi])
                 lex = 0.7 * _share(qwords, own) + 0.3 * _share(qwords, ctx)
                 lex_rank = 0.7 * _share(ranked_words, own) + 0.3 * _share(ranked_words, ctx)
-                cands.append((n, s, e, hit.text[s:e], lex, lex_rank))
+                inside = [hit.text[r0:r1] for (r0, r1), _ in rows if s <= r0 and r1 <= e]
+                if len(inside) >= 2:  # a table read as one "sentence": a wall of numbers
+                    if not any(_row_named(r, qwords, qnums) for r in inside):
+                        continue  # about none of its rows
+                    lex_rank -= 0.1  # its rows, under their header, read better
+                cands.append((n, s, e, hit.text[s:e], "", lex, lex_rank))
                 parts.append(tuple(range(first + i, first + i + width)))
+        for (s, e), header in rows:
+            if not _row_named(hit.text[s:e], qwords, qnums):
+                continue
+            head = hit.text[header[0] : header[1]] if header else None
+            shown = read_row(head, hit.text[s:e])
+            # The row's context: its header, and the caption or sentence above the table.
+            top = header[0] if header else s
+            above = hit.text[max(0, top - 200) : top]
+            own = content_words(f"{above} {head or ''} {hit.text[s:e]}")
+            lex, lex_rank = _share(qwords, own), _share(ranked_words, own)
+            cands.append((n, s, e, hit.text[s:e], shown, lex, lex_rank))
+            parts.append((len(sentences),))
+            sentences.append(shown)
     if not cands:
-        return None
+        return []
     if embed is not None:
         # Each sentence is embedded once; a pair is the normalised sum of its two vectors.
         vecs = embed([question] + sentences)
@@ -142,19 +180,103 @@ def best_quote(
     else:
         sem = np.zeros(len(cands))
     doc_nums = [numbers(h.doc) for h in hits[:max_passages]]
-    best: Quote | None = None
-    for (n, s, e, text, lex, lex_rank), sv in zip(cands, sem):
-        score = 0.55 * lex_rank + 0.45 * float(sv) - 0.03 * (n - 1)
+    out: list[Quote] = []
+    for (n, s, e, text, shown, lex, lex_rank), sv in zip(cands, sem):
+        read = shown or text
+        score = 0.55 * lex_rank + 0.45 * float(sv) - 0.04 * (n - 1)
         if want is not None:
-            score += 0.08 if _has_new(want, text, question) else -0.08
-        if text.count(" ") > 60:  # two long sentences read as a wall of text
+            score += 0.08 if _has_new(want, read, question) else -0.08
+        if read.count(" ") > 60:  # two long sentences read as a wall of text
             score -= 0.03
         asked = qnums - doc_nums[n - 1]  # "FIPS 199" names the document, not the answer
         if asked:
-            score += 0.08 if asked <= numbers(text) else -0.04
-        if best is None or score > best.score:
-            best = Quote(n, s, e, text, lex, float(sv), score)
-    return _with_heading(best, hits[best.n - 1].text) if best else None
+            score += 0.08 if asked <= numbers(read) else -0.04
+        out.append(Quote(n, s, e, text, lex, float(sv), score, shown))
+    out.sort(key=lambda q: -q.score)  # stable: ties keep passage order
+    return out
+
+
+_CELL_NUMBER = re.compile(r"^[-+$€£(]?\d(?:[\d,.:]*\d)?%?\)?$|^0x[0-9a-fA-F]+$")
+_RULE = re.compile(r"^[\s\-=_+|:]+$")
+_MEASURE = re.compile(r"(?<![\w.])\d*\.\d+%?(?![\w.])|\d%")
+
+
+def _is_row(line: str) -> bool:
+    """A line of a table: short, cells split by spaces, some of them numbers (a line of
+    prose with one number in it has too many words)."""
+    cells = line.split()
+    if not 2 <= len(cells) or len(line) > 120:
+        return False
+    nums = sum(1 for c in cells if _CELL_NUMBER.match(c))
+    return nums >= 1 and (len(cells) <= 8 or nums >= 0.3 * len(cells))
+
+
+def table_rows(text: str) -> list[tuple[tuple[int, int], tuple[int, int] | None]]:
+    """The rows of the tables in ``text``, each with its header line: ((start, end), (start, end)).
+
+    A table is a run of at least two row lines (rule lines like "---- ----" may sit in it);
+    its header is the line just above the run when that line is short and not a sentence,
+    or else the run's first line ("Animal 2020 2021 2022 2023"), which then is no row,
+    unless it holds measurements (decimals, percentages): then the table has no header.
+    """
+    lines: list[tuple[int, int]] = []
+    pos = 0
+    for line in text.split("\n"):
+        lines.append((pos, pos + len(line)))
+        pos += len(line) + 1
+    out = []
+    i = 0
+    while i < len(lines):
+        j = i
+        run = []
+        while j < len(lines):
+            s, e = lines[j]
+            line = text[s:e].strip()
+            if _is_row(line):
+                run.append(j)
+            elif not (line and _RULE.match(line)):
+                break
+            j += 1
+        if len(run) >= 2:
+            above = text[lines[i - 1][0] : lines[i - 1][1]].strip() if i > 0 else ""
+            if above and len(above) <= 120 and not above.endswith((".", "!", "?")) and not _is_row(above):
+                header = lines[i - 1]
+            elif _MEASURE.search(text[lines[run[0]][0] : lines[run[0]][1]]):
+                header = None
+            else:
+                header = lines[run[0]]
+                run = run[1:]
+            for r in run:
+                s, e = lines[r]
+                ls = len(text[s:e]) - len(text[s:e].lstrip())
+                rs = len(text[s:e].rstrip())
+                out.append(((s + ls, s + rs), header))
+        i = max(j, i + 1)
+    return out
+
+
+def _row_named(row: str, qwords: set[str], qnums: set[str]) -> bool:
+    """The question names the row: most words of its label ("hermit crab", "evaluation set
+    [size]"), or one of its numbers ("implementation ID 4"). A row the question does not
+    name answers something else (the sea urchin count, asked about sea otters)."""
+    cells = row.split()
+    label = content_words(" ".join(c for c in cells if not _CELL_NUMBER.match(c)))
+    return _share(label, qwords) >= 0.66 or bool(numbers(row) & qnums)
+
+
+def read_row(header: str | None, row: str) -> str:
+    """A table row as words: numbers paired with their column names when the header's last
+    words name the row's last (number) cells ("Animal 2020 2021", "Hermit crab 405 389" ->
+    "Hermit crab — 2020: 405, 2021: 389"), or else "header: row"."""
+    cells = row.split()
+    if header is None:
+        return " ".join(cells)
+    head = header.split()
+    k = len(head) - 1
+    if k >= 1 and len(cells) > k and all(_CELL_NUMBER.match(c) for c in cells[-k:]):
+        label = " ".join(cells[: len(cells) - k])
+        return f"{label} — " + ", ".join(f"{h}: {c}" for h, c in zip(head[1:], cells[-k:]))
+    return f"{' '.join(head)}: {' '.join(cells)}"
 
 
 _MD_LINE = re.compile(r"^[ \t]*(?:#{1,6}[ \t]+|>[ \t]?|[-*+\u2022•][ \t]+)", re.M)

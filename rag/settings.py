@@ -55,6 +55,7 @@ class Settings:
     # covers this share of the question's content words (and scores this high).
     min_quote_coverage: float = 0.55
     min_quote_score: float = 0.45
+    quote_passages: int = 5  # the top passages whose sentences and table rows may be quoted
     # What answers first: "generated" (the model's verified claims, a quote when none
     # verifies), "quoted" (the best cited sentence, the model's verified claims when no
     # sentence qualifies), or "auto" (quoted with the small bundled model, else generated).
@@ -125,6 +126,8 @@ class Settings:
             raise ConfigError("RAG_CHUNK_OVERLAP must be smaller than RAG_CHUNK_TOKENS")
         if self.top_k < 1:
             raise ConfigError("RAG_TOP_K must be at least 1")
+        if self.quote_passages < 1:
+            raise ConfigError("RAG_QUOTE_PASSAGES must be at least 1")
 
 
 def _field(name: str) -> dataclasses.Field:

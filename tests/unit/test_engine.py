@@ -201,6 +201,24 @@ def test_quoted_first_answers_from_the_page_without_running_the_model(settings, 
     assert gen.prompts == []  # the model was never asked
 
 
+def test_a_table_row_is_answered_in_words_and_cited_as_the_pages_text(settings, tmp_path):
+    folder = tmp_path / "tables"
+    folder.mkdir()
+    (folder / "survey.txt").write_text(
+        "Every June, volunteers count the animals along the survey line.\n"
+        "Animal 2020 2021 2022\n---------- ---- ---- ----\n"
+        "Ochre sea star 212 187 143\nHermit crab 405 389 421\nPurple shore crab 58 63 49\n"
+    )
+    rag = RAG(settings.replace(answer_policy="quoted"), FakeEmbedder(), FakeGenerator())
+    rag.ingest_paths([folder])
+    answer = rag.ask("How many hermit crabs did volunteers count in the 2021 survey?")
+    assert answer.mode == "quoted"
+    assert answer.answer == "Hermit crab — 2020: 405, 2021: 389, 2022: 421 [1]."
+    c = answer.citations[0]
+    assert c.quote == "Hermit crab 405 389 421"  # the page's own text, for highlighting
+    assert rag.store.page_text(c.doc_id, c.page)[c.quote_start : c.quote_end] == c.quote
+
+
 def test_quoted_first_asks_the_model_when_no_sentence_qualifies(settings, docs):
     gen = FakeGenerator(reply="The lamp was automated in 1968 [1].")
     rag = RAG(settings.replace(answer_policy="quoted", min_quote_coverage=1.0), FakeEmbedder(), gen)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from rag.citations import content_words, missing_specifics, specific_terms
-from rag.quotes import answer_type, best_quote, plain_text, question_coverage
+from rag.quotes import answer_type, best_quote, plain_text, question_coverage, rank_quotes, read_row, table_rows
 from rag.types import Hit
 
 
@@ -58,6 +58,68 @@ def test_words_of_the_file_name_do_not_pick_the_sentence():
     bees = "Pollination. Honeybees from 37 hives pollinate the pear orchards every April."
     q = best_quote("How many beehives pollinate the pear orchards?", [_hit(bees, doc="orchard.pdf")])
     assert q.lexical == best_quote("How many beehives pollinate the pear orchards?", [_hit(bees)]).lexical
+
+
+SURVEY = (
+    "Survey Results\nEvery June, volunteers count the animals along the survey line.\n"
+    "Animal 2020 2021 2022 2023\n---------- ---- ---- ---- ----\n"
+    "Ochre sea star 212 187 143 166\nHermit crab 405 389 421 436\nPurple shore crab 58 63 49 81\n"
+    "Crab numbers rose again in 2023 after a poor year in 2022, the volunteers wrote.\n"
+)
+
+
+def test_table_rows_come_with_their_header_line():
+    rows = table_rows(SURVEY)
+    assert [SURVEY[s:e] for (s, e), _ in rows] == [
+        "Ochre sea star 212 187 143 166",
+        "Hermit crab 405 389 421 436",
+        "Purple shore crab 58 63 49 81",
+    ]
+    assert {SURVEY[h[0] : h[1]] for _, h in rows} == {"Animal 2020 2021 2022 2023"}
+    # A header line above the numbers ("Implementation ID Name") is taken as it is.
+    ids = "Table 4. Implementation IDs\nImplementation ID Name\n0 Berkeley Boot Loader (BBL)\n1 OpenSBI\n2 Xvisor"
+    (row, head), *_ = table_rows(ids)
+    assert ids[row[0] : row[1]] == "0 Berkeley Boot Loader (BBL)" and ids[head[0] : head[1]] == "Implementation ID Name"
+    # Prose lines that happen to hold a number are no table, and neither is one lone row.
+    prose = (
+        "The 2023 survey was carried out on 17 June by a team of fourteen volunteers led by the\n"
+        "station's education coordinator, who has counted the same line since 1998 and\n"
+        "Animal 2020 2021\n"
+    )
+    assert table_rows(prose) == []
+    # A first line of measurements is a row of a table without a header.
+    measured = "RAGAS Accuracy 31.4% 71.2% 17.2%\nARES Accuracy 79.3% 97.2% 92.3%\n"
+    assert [(measured[s:e], h) for (s, e), h in table_rows(measured)] == [
+        ("RAGAS Accuracy 31.4% 71.2% 17.2%", None),
+        ("ARES Accuracy 79.3% 97.2% 92.3%", None),
+    ]
+
+
+def test_a_row_reads_with_its_column_names():
+    assert read_row("Animal 2020 2021", "Hermit crab 405 389") == "Hermit crab — 2020: 405, 2021: 389"
+    assert read_row("Implementation ID Name", "0 Berkeley Boot Loader (BBL)") == (
+        "Implementation ID Name: 0 Berkeley Boot Loader (BBL)"
+    )
+    assert read_row(None, "ARES  Accuracy 79.3%") == "ARES Accuracy 79.3%"
+
+
+def test_a_table_question_is_answered_by_its_row_under_the_header():
+    q = best_quote("How many hermit crabs did the volunteers count in the 2021 survey?", [_hit(SURVEY)])
+    assert q.text == "Hermit crab 405 389 421 436" and SURVEY[q.start : q.end] == q.text  # the page's own text
+    assert q.shown == "Hermit crab — 2020: 405, 2021: 389, 2022: 421, 2023: 436"  # what the answer says
+    # Asked about an animal the table has no row for, no row (nor the whole table) is quoted.
+    ranked = rank_quotes("How many sea otters did the volunteers count in the 2022 survey?", [_hit(SURVEY)])
+    assert ranked and not any(q.shown or "405" in q.text or "212" in q.text for q in ranked)
+
+
+def test_quotes_come_from_the_top_passages_only():
+    filler = [_hit("The orchard barn is painted red and has two doors.", n) for n in range(1, 5)]
+    answer = _hit("The cider press can process 500 kilograms of apples per hour.", 5)
+    question = "How many kilograms of apples can the cider press process per hour?"
+    assert best_quote(question, [*filler, answer], max_passages=5).n == 5
+    assert best_quote(question, [*filler, answer], max_passages=4).n != 5
+    ranked = rank_quotes(question, [*filler, answer], max_passages=5)
+    assert ranked[0].n == 5 and [r.score for r in ranked] == sorted((r.score for r in ranked), reverse=True)
 
 
 def test_answer_types_come_from_the_question_wording():

@@ -70,6 +70,7 @@ def test_reads_the_real_environment(monkeypatch, tmp_path):
         ("RAG_UNSUPPORTED", "hide"),
         ("RAG_INDEX_KIND", "ivfpq"),
         ("RAG_TOP_K", "0"),
+        ("RAG_QUOTE_PASSAGES", "0"),
     ],
 )
 def test_invalid_values_name_the_variable(var, value):
