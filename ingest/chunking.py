@@ -36,11 +36,28 @@ class WhitespaceTokenizer:
         return [[m.span() for m in self._WORD.finditer(t)] for t in texts]
 
 
-def split_sentences(text: str) -> list[tuple[int, int]]:
-    """Return (start, end) spans of the sentences of ``text``, whitespace trimmed."""
+_TITLE = re.compile(r"(?:^|[\s(])(?:Mr|Mrs|Ms|Dr|Prof|St|Sr|Jr|No|Nos|Fig|Figs|Sec|Vol|vs|cf|approx)\.$")
+
+
+def _not_an_end(text: str, m: re.Match) -> bool:
+    """A full stop that ends an abbreviation, not a sentence: the next word starts in lower
+    case ("10:00 a.m. to 3:00 p.m.", "e.g. the"), or it follows a title ("Mr. Emanuel")."""
+    if text[m.start() - 1] != "." or m.group(1):
+        return False
+    nxt = text[m.end() : m.end() + 1]
+    return nxt.islower() or _TITLE.search(text, max(0, m.start() - 8), m.start()) is not None
+
+
+def split_sentences(text: str, abbreviations: bool = True) -> list[tuple[int, int]]:
+    """Return (start, end) spans of the sentences of ``text``, whitespace trimmed.
+
+    With ``abbreviations`` a full stop before a lower-case word or after a title does not
+    end a sentence (see :func:`_not_an_end`)."""
     spans: list[tuple[int, int]] = []
     pos = 0
     for m in _SENTENCE_END.finditer(text):
+        if abbreviations and m.group(1) is not None and _not_an_end(text, m):
+            continue
         # Closing quotes and brackets after the full stop belong to the sentence.
         end = m.end(1) if m.group(1) else m.start()
         spans.append((pos, end))
@@ -78,7 +95,9 @@ def chunk_page(
 
     # Units: sentences, with over-long sentences cut into token windows.
     units: list[tuple[int, int, int]] = []  # (char_start, char_end, n_tokens)
-    for s, e in split_sentences(text):
+    # Chunk boundaries keep the plain rule: with abbreviations recognised, retrieval on the
+    # corpus question set measured Recall@5 0.921 instead of 0.961 (docs/evaluation.md).
+    for s, e in split_sentences(text, abbreviations=False):
         a, b = tok_range(s, e)
         n = b - a
         if n <= max_tokens:

@@ -38,6 +38,24 @@ def test_split_sentences_finds_each_sentence_with_exact_offsets():
     assert got == ["First one here.", "Second?", "Third!", "And a fourth.", "Heading", "Body line"]
 
 
+def test_abbreviations_do_not_end_sentences():
+    text = (
+        "The office is open from 8:00 a.m. to 6:30 p.m. on weekdays. Core hours are 10:00 a.m. to "
+        "3:00 p.m.; be there. Sold to Mr. Emanuel, e.g. for cash. Done."
+    )
+    assert [text[s:e] for s, e in split_sentences(text)] == [
+        "The office is open from 8:00 a.m. to 6:30 p.m. on weekdays.",
+        "Core hours are 10:00 a.m. to 3:00 p.m.; be there.",
+        "Sold to Mr. Emanuel, e.g. for cash.",
+        "Done.",
+    ]
+    # Chunking keeps the plain rule (its boundaries are what retrieval was measured with).
+    assert [text[s:e] for s, e in split_sentences(text, abbreviations=False)][:2] == [
+        "The office is open from 8:00 a.m.",
+        "to 6:30 p.m.",
+    ]
+
+
 def test_chunks_are_whole_sentences_under_the_limit():
     page = Page(3, " ".join(SENTENCES))
     chunks = chunk_pages([page], TOK, max_tokens=20, overlap=5)
