@@ -80,3 +80,22 @@ def test_citation_on_a_phone_width_screen(server, browser):
         _open_first_citation(pg, "390")
     finally:
         context.close()
+
+
+def test_a_table_question_is_answered_with_its_row_highlighted_on_the_page(server, page):
+    open_page(page, server)
+    ask(page, "How many hermit crabs did volunteers count in the 2021 survey?")
+    answer = page.locator(".rag-answer").first.inner_text()
+    assert "Hermit crab — 2020: 405, 2021: 389, 2022: 421, 2023: 436" in answer  # the row, under its header
+    chips = page.locator('[data-testid="stButtonGroup"] button')
+    assert "field-guide-to-tidepools.pdf · p. 6" in chips.first.inner_text()
+    chips.first.click()
+    image = page.locator('[data-testid="stImage"] img').first
+    image.wait_for()
+    wait_idle(page)
+    page.wait_for_function("img => img.complete && img.naturalWidth > 0", arg=image.element_handle())
+    # One table row of a letter-size page: a thin highlighted band.
+    assert 0.0005 < yellow_share(image.screenshot()) < 0.02, "the row is not highlighted on the page image"
+    page.locator('[data-testid="stChatMessage"]').first.evaluate(SCROLL_TO)
+    page.wait_for_timeout(500)
+    page.screenshot(path=str(ARTIFACTS / "ask-table-row-1280.png"))
