@@ -79,6 +79,17 @@ def _share(wanted: set[str], have: set[str]) -> float:
     return len(wanted & have) / len(wanted) if wanted else 0.0
 
 
+def code_terms(text: str) -> set[str]:
+    """Code-like terms, lower-cased: snake_case names, letters mixed with digits, dotted
+    capitals ("sbi_hart_suspend", "PR.DS-1", "FLAN-T5", "RS.MI"); plain words and numbers
+    are not."""
+    return {
+        t.lower()
+        for t in re.findall(r"[A-Za-z0-9][\w.\-]*[A-Za-z0-9]", text)
+        if "_" in t or (re.search(r"\d", t) and re.search(r"[A-Za-z]", t)) or re.search(r"[A-Z]\.[A-Z]", t)
+    }
+
+
 def _has_new(pattern: re.Pattern, text: str, question: str) -> bool:
     """``text`` holds a token of ``pattern`` that the question does not already contain."""
     ql = question.lower()
@@ -113,7 +124,8 @@ def rank_quotes(
     A candidate is scored by how many of the question's content words it (and, a little,
     its neighbours) contains, by embedding similarity to the question, and by whether it
     holds the kind of thing the question asks for (a quantity, a date, a name) beyond the
-    question's own words; earlier passages get a small bonus. Answers often sit in the
+    question's own words, and by whether it names the question's numbers and code-like
+    terms ("sbi_hart_suspend") whole; earlier passages get a small bonus. Answers often sit in the
     sentence after the one that repeats the question's words ("'What prize?' said the
     Dodo. 'Only a thimble,' said Alice."): pairs of sentences are candidates too. In a
     table the answer is one row, which means something only under its header ("Animal
@@ -180,6 +192,8 @@ def rank_quotes(
     else:
         sem = np.zeros(len(cands))
     doc_nums = [numbers(h.doc) for h in hits[:max_passages]]
+    doc_names = [h.doc.lower() for h in hits[:max_passages]]
+    qcodes = code_terms(question)
     out: list[Quote] = []
     for (n, s, e, text, shown, lex, lex_rank), sv in zip(cands, sem):
         read = shown or text
@@ -191,6 +205,10 @@ def rank_quotes(
         asked = qnums - doc_nums[n - 1]  # "FIPS 199" names the document, not the answer
         if asked:
             score += 0.08 if asked <= numbers(read) else -0.04
+        codes = {c for c in qcodes if c not in doc_names[n - 1]}
+        if codes:  # "sbi_hart_suspend", "RS.MI": the answer names them whole
+            named = sum(c in read.lower() for c in codes)
+            score += 0.1 if named == len(codes) else -0.05 if named == 0 else 0.0
         out.append(Quote(n, s, e, text, lex, float(sv), score, shown))
     out.sort(key=lambda q: -q.score)  # stable: ties keep passage order
     return out

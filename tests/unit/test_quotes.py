@@ -3,7 +3,16 @@
 from __future__ import annotations
 
 from rag.citations import content_words, missing_specifics, specific_terms
-from rag.quotes import answer_type, best_quote, plain_text, question_coverage, rank_quotes, read_row, table_rows
+from rag.quotes import (
+    answer_type,
+    best_quote,
+    code_terms,
+    plain_text,
+    question_coverage,
+    rank_quotes,
+    read_row,
+    table_rows,
+)
 from rag.types import Hit
 
 
@@ -120,6 +129,19 @@ def test_quotes_come_from_the_top_passages_only():
     assert best_quote(question, [*filler, answer], max_passages=4).n != 5
     ranked = rank_quotes(question, [*filler, answer], max_passages=5)
     assert ranked[0].n == 5 and [r.score for r in ranked] == sorted((r.score for r in ranked), reverse=True)
+
+
+def test_a_quote_that_names_the_questions_identifier_whole_ranks_first():
+    assert code_terms("Was sbi_hart_suspend in PR.DS-1, FLAN-T5 or RS.MI of EO 12958?") == {
+        "sbi_hart_suspend",
+        "pr.ds-1",
+        "flan-t5",
+        "rs.mi",
+    }
+    spaced = "The sbi hart suspend call was added in a later release of the extension."
+    named = "The sbi_hart_suspend call was added in a later release of the extension."
+    q = best_quote("When was the sbi_hart_suspend call added?", [_hit(spaced, 1), _hit(named, 2)])
+    assert q.text == named and q.n == 2  # over the higher-ranked passage
 
 
 def test_answer_types_come_from_the_question_wording():
