@@ -41,17 +41,23 @@ def server(tmp_path_factory, model_cache_dir, browser):
         yield url
 
 
-def _open_first_citation(pg, name: str) -> None:
+def _click_first_citation(pg, page_no: int) -> float:
+    """Open the answer's first citation (on ``page_no`` of the tidepool guide); returns the
+    share of the page image highlighted."""
     chips = pg.locator('[data-testid="stButtonGroup"] button')
     chips.first.wait_for()
-    assert "field-guide-to-tidepools.pdf · p. 2" in chips.first.inner_text()
+    assert f"field-guide-to-tidepools.pdf · p. {page_no}" in chips.first.inner_text()
     chips.first.click()
     image = pg.locator('[data-testid="stImage"] img').first
     image.wait_for()
     wait_idle(pg)
     pg.wait_for_function("img => img.complete && img.naturalWidth > 0", arg=image.element_handle())
+    return yellow_share(image.screenshot())
+
+
+def _open_first_citation(pg, name: str) -> None:
     # The quote (two lines of a letter-size page) covers about 1% of the page image.
-    assert 0.002 < yellow_share(image.screenshot()) < 0.05, "the quote is not highlighted on the page image"
+    assert 0.002 < _click_first_citation(pg, 2) < 0.05, "the quote is not highlighted on the page image"
     assert pg.get_by_text("page 2 of 7").first.is_visible()
     assert pg.get_by_role("button", name="Download the original").first.is_visible()
     pg.locator('[data-testid="stChatMessage"]').first.evaluate(SCROLL_TO)  # the question, then the answer
@@ -87,15 +93,8 @@ def test_a_table_question_is_answered_with_its_row_highlighted_on_the_page(serve
     ask(page, "How many hermit crabs did volunteers count in the 2021 survey?")
     answer = page.locator(".rag-answer").first.inner_text()
     assert "Hermit crab — 2020: 405, 2021: 389, 2022: 421, 2023: 436" in answer  # the row, under its header
-    chips = page.locator('[data-testid="stButtonGroup"] button')
-    assert "field-guide-to-tidepools.pdf · p. 6" in chips.first.inner_text()
-    chips.first.click()
-    image = page.locator('[data-testid="stImage"] img').first
-    image.wait_for()
-    wait_idle(page)
-    page.wait_for_function("img => img.complete && img.naturalWidth > 0", arg=image.element_handle())
     # One table row of a letter-size page: a thin highlighted band.
-    assert 0.0005 < yellow_share(image.screenshot()) < 0.02, "the row is not highlighted on the page image"
+    assert 0.0005 < _click_first_citation(page, 6) < 0.02, "the row is not highlighted on the page image"
     page.locator('[data-testid="stChatMessage"]').first.evaluate(SCROLL_TO)
     page.wait_for_timeout(500)
     page.screenshot(path=str(ARTIFACTS / "ask-table-row-1280.png"))
