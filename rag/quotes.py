@@ -144,7 +144,8 @@ def rank_quotes(
         # are left out of the coverage that ranks the sentences, and kept in the coverage
         # that the answer gate (RAG_MIN_QUOTE_COVERAGE) checks.
         ranked_words = _counted(qwords, content_words(doc_words(hit.doc)))
-        rows = table_rows(hit.text)
+        # Each table row once, with whether the question names it.
+        rows = [(r, head, _row_named(hit.text[r[0] : r[1]], qwords, qnums)) for r, head in table_rows(hit.text)]
         first = len(sentences)
         sentences.extend(hit.text[s:e] for s, e in spans)
         for i in range(len(spans)):
@@ -159,15 +160,15 @@ def rank_quotes(
                 own, ctx = content_words(hit.text[s:e]), content_words(hit.text[lo:hi])
                 lex = 0.7 * _share(qwords, own) + 0.3 * _share(qwords, ctx)
                 lex_rank = 0.7 * _share(ranked_words, own) + 0.3 * _share(ranked_words, ctx)
-                inside = [hit.text[r0:r1] for (r0, r1), _ in rows if s <= r0 and r1 <= e]
+                inside = [named for (r0, r1), _, named in rows if s <= r0 and r1 <= e]
                 if len(inside) >= 2:  # a table read as one "sentence": a wall of numbers
-                    if not any(_row_named(r, qwords, qnums) for r in inside):
+                    if not any(inside):
                         continue  # about none of its rows
                     lex_rank -= 0.1  # its rows, under their header, read better
                 cands.append((n, s, e, hit.text[s:e], "", lex, lex_rank))
                 parts.append(tuple(range(first + i, first + i + width)))
-        for (s, e), header in rows:
-            if not _row_named(hit.text[s:e], qwords, qnums):
+        for (s, e), header, named in rows:
+            if not named:
                 continue
             head = hit.text[header[0] : header[1]] if header else None
             shown = read_row(head, hit.text[s:e])
