@@ -351,7 +351,9 @@ class RAG:
 
     def _quote_answer(self, question: str, query: str, hits: list[Hit], timings: dict, raw: str) -> Answer | None:
         q = best_quote(query, hits, self.embedder.embed_passages, self.settings.quote_passages)
-        if q is None or q.lexical < self.settings.min_quote_coverage or q.score < self.settings.min_quote_score:
+        if q is None or q.score < self.settings.min_quote_score:
+            return None
+        if q.lexical < self.settings.min_quote_coverage and not q.defines:
             return None
         h = hits[q.n - 1]
         text = q.shown or plain_text(q.text) or " ".join(q.text.split())

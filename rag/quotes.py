@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -28,6 +28,7 @@ class Quote:
     semantic: float
     score: float
     shown: str = ""  # the answer's wording, when it is not the quoted text itself (a table row)
+    defines: bool = False  # it defines or expands the term the question asks about
 
 
 _NUMBERISH = re.compile(
@@ -61,6 +62,56 @@ def answer_type(question: str) -> re.Pattern | None:
     if re.search(r"\bwho\b|\bwhom\b|\bwhat (?:is|was) (?:the|its|his|her|their) name\b", q):
         return _NAMEISH
     return None
+
+
+_QUOTE = "\"'\u2018\u2019\u201c\u201d"
+_FOCUS = [
+    # "What does PPI stand for", "what category does RS.MI stand for", "what does a loss of availability mean"
+    re.compile(
+        rf"\bdo(?:es)?\s+(?:the\s+)?(?:abbreviation|acronym|term)?\s*[{_QUOTE}]?(?P<t>[^?{_QUOTE}]+?)[{_QUOTE}]?\s+(?:stand\s+for|mean)\b",
+        re.I,
+    ),
+    # "How does FIPS 199 define an 'information type'?"
+    re.compile(rf"\bdefines?\s+(?:(?:an?|the)\s+)?[{_QUOTE}]?(?P<t>[^?{_QUOTE}]+?)[{_QUOTE}]?\s*(?:\?|$)", re.I),
+    # "What does the glossary say a taxonomy is?"
+    re.compile(r"\bsays?\s+(?P<t>[^?]+?)\s+(?:is|are|means)\s*\??$", re.I),
+    re.compile(
+        r"\b(?:definition|meaning)\s+of\s+(?P<t>[^?,]+?)\s*\??$|\bwhat\s+is\s+meant\s+by\s+(?P<u>[^?,]+?)\s*\??$", re.I
+    ),
+    # "What is a cloud infrastructure?", "what is PaaS?" (not "what is the name of ...")
+    re.compile(r"\bwhat\s+(?:is|are)\s+(?!(?:the|its|his|her|their|this|that)\b)(?P<t>[^?,]+?)\s*\??$", re.I),
+]
+
+
+def focus_term(question: str) -> str | None:
+    """The term a definition question asks about ("What does PPI stand for in the ARES
+    paper?" -> "PPI", "How does the glossary define a cybersecurity incident?" ->
+    "cybersecurity incident"), or None for other questions."""
+    for pattern in _FOCUS:
+        m = pattern.search(question.strip())
+        if m:
+            term = m.group("t") if m.group("t") else m.group("u")
+            term = re.sub(r"^(?:a|an|the)\s+", "", term.strip(), flags=re.I)
+            term = re.sub(r"\s+in\s+the\s+.*$", "", term)  # "PPI in the ARES paper" (stand-for form)
+            if 0 < len(term.split()) <= 6:
+                return term
+    return None
+
+
+def defines(text: str, term: str, expansion_only: bool = False) -> bool:
+    """``text`` defines or expands ``term``: an expansion before it in brackets
+    ("prediction-powered inference (PPI; ...", "Mitigation (RS.MI):"), or a definition or
+    glossary entry that starts with it ("A cloud infrastructure is ...", "Taxonomy A scheme
+    of classification.", "Availability: ...")."""
+    t = r"\s+".join(re.escape(w) for w in term.split())
+    if re.search(rf"[A-Za-z][\w-]*\s+\(\s*(?i:{t})\s*[;,):]", text):
+        return True
+    if expansion_only:
+        return False
+    lead = rf"^[\s\d.\u2022*#\-]*(?i:(?:an?\s+)?{t})(?:\s*\([^)]{{1,40}}\))?"
+    return bool(
+        re.match(lead + r"(?:\s+(?i:is|are|means|refers\s+to)\b|\s*[:\u2014\u2013]\s*\S|\s+[A-Z][a-z]*\s+[a-z])", text)
+    )
 
 
 def question_coverage(question: str, text: str, ignore: frozenset[str] = frozenset()) -> float:
@@ -108,7 +159,7 @@ def best_quote(
     if not ranked:
         return None
     best = ranked[0]
-    return best if best.shown else _with_heading(best, hits[best.n - 1].text)
+    return best if best.shown or best.defines else _with_heading(best, hits[best.n - 1].text)
 
 
 def rank_quotes(
@@ -129,7 +180,9 @@ def rank_quotes(
     sentence after the one that repeats the question's words ("'What prize?' said the
     Dodo. 'Only a thimble,' said Alice."): pairs of sentences are candidates too. In a
     table the answer is one row, which means something only under its header ("Animal
-    2020 2021 2022 2023" over "Giant green anemone 318 331 349 362").
+    2020 2021 2022 2023" over "Giant green anemone 318 331 349 362"). For a definition
+    question ("What does PPI stand for?"), the sentence that defines or expands the term
+    ranks first and is marked ``defines``.
     """
     want = answer_type(question)
     qnums = numbers(question)
@@ -195,8 +248,10 @@ def rank_quotes(
     doc_nums = [numbers(h.doc) for h in hits[:max_passages]]
     doc_names = [h.doc.lower() for h in hits[:max_passages]]
     qcodes = code_terms(question)
+    focus = focus_term(question)
+    stands_for = bool(re.search(r"\bstands?\s+for\b", question, re.I))  # wants the expansion
     out: list[Quote] = []
-    for (n, s, e, text, shown, lex, lex_rank), sv in zip(cands, sem):
+    for (n, s, e, text, shown, lex, lex_rank), idx, sv in zip(cands, parts, sem):
         read = shown or text
         score = 0.55 * lex_rank + 0.45 * float(sv) - 0.04 * (n - 1)
         if want is not None:
@@ -210,7 +265,12 @@ def rank_quotes(
         if codes:  # "sbi_hart_suspend", "RS.MI": the answer names them whole
             named = sum(c in read.lower() for c in codes)
             score += 0.1 if named == len(codes) else -0.05 if named == 0 else 0.0
-        out.append(Quote(n, s, e, text, lex, float(sv), score, shown))
+        # The term asked about, defined: the answer, however few question words it repeats.
+        # Only a single sentence: in a glossary the next sentence is the next entry.
+        defined = focus is not None and len(idx) == 1 and defines(" ".join(text.split()), focus, stands_for)
+        if defined:
+            score += 0.3
+        out.append(Quote(n, s, e, text, lex, float(sv), score, shown, defined))
     out.sort(key=lambda q: -q.score)  # stable: ties keep passage order
     return out
 
@@ -320,4 +380,4 @@ def _with_heading(q: Quote, passage: str) -> Quote:
     label = passage[s:e]
     if e - s > 40 or not passage[e : q.start].strip() == "" or not re.search(r"[A-Za-z]", label):
         return q
-    return Quote(q.n, s, q.end, passage[s : q.end], q.lexical, q.semantic, q.score)
+    return replace(q, start=s, text=passage[s : q.end])

@@ -219,6 +219,24 @@ def test_a_table_row_is_answered_in_words_and_cited_as_the_pages_text(settings, 
     assert rag.store.page_text(c.doc_id, c.page)[c.quote_start : c.quote_end] == c.quote
 
 
+def test_a_definition_is_quoted_though_it_repeats_few_of_the_questions_words(settings, tmp_path):
+    folder = tmp_path / "glossary"
+    folder.mkdir()
+    (folder / "glossary.md").write_text(
+        "# Glossary\n\nBackfill A rerun of a pipeline over past dates.\n\n"
+        "Watermark The latest event time a job has seen.\n\nSnapshot A copy of a table at one moment.\n"
+    )
+    gen = FakeGenerator(reply="A backfill is a kind of database [1].")
+    rag = RAG(settings.replace(answer_policy="quoted", min_quote_coverage=0.9), FakeEmbedder(), gen)
+    rag.ingest_paths([folder])
+    answer = rag.ask("What does the data team's glossary say a backfill is?")
+    assert answer.mode == "quoted" and answer.answer == "Backfill A rerun of a pipeline over past dates [1]."
+    assert gen.prompts == []
+    # The same gate still refuses a sentence that only shares words with the question.
+    answer = rag.ask("What does the data team's glossary say a rollback is?")
+    assert answer.mode != "quoted"
+
+
 def test_quoted_first_asks_the_model_when_no_sentence_qualifies(settings, docs):
     gen = FakeGenerator(reply="The lamp was automated in 1968 [1].")
     rag = RAG(settings.replace(answer_policy="quoted", min_quote_coverage=1.0), FakeEmbedder(), gen)

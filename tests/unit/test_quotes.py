@@ -7,6 +7,8 @@ from rag.quotes import (
     answer_type,
     best_quote,
     code_terms,
+    defines,
+    focus_term,
     plain_text,
     question_coverage,
     rank_quotes,
@@ -181,3 +183,42 @@ def test_plain_text_drops_markdown_marks_but_not_arithmetic_or_identifiers():
     assert plain_text(md) == "fips-199.pdf Title: FIPS PUB 199: Standards (February 2004) sha256: 340c"
     assert plain_text("• SBI **hart** state") == "SBI hart state"
     assert plain_text("2*3*4 = 24 and __init__ or #hashtag") == "2*3*4 = 24 and __init__ or #hashtag"
+
+
+def test_definition_questions_name_their_term():
+    assert focus_term("What does PPI stand for in the ARES paper?") == "PPI"
+    assert focus_term("Which category does RS.MI stand for?") == "RS.MI"
+    assert focus_term("How does FIPS 199 define an 'information type'?") == "information type"
+    assert focus_term("What does the Framework's glossary say a taxonomy is?") == "taxonomy"
+    assert focus_term("In NIST's definition, what is a cloud infrastructure?") == "cloud infrastructure"
+    assert focus_term("What is meant by resource pooling?") == "resource pooling"
+    assert focus_term("What is the name of Implementation Tier 3?") is None
+    assert focus_term("How many deployment models are there?") is None
+
+
+def test_a_definition_starts_with_its_term_or_expands_it_in_brackets():
+    assert defines("ARES uses prediction-powered inference (PPI; Angelopoulos et al.", "PPI")
+    assert defines("4 SI-5, PM-15 Mitigation (RS.MI): Activities are performed", "RS.MI")
+    assert defines("Taxonomy A scheme of classification.", "taxonomy")
+    assert defines("2 A cloud infrastructure is the collection of hardware and software", "cloud infrastructure")
+    # "The X is ..." describes one X; a mention is no definition; "stand for" wants the expansion.
+    assert not defines("The cloud infrastructure is a composition of two or more clouds", "cloud infrastructure")
+    assert not defines("Each taxonomy was reviewed by the board.", "taxonomy")
+    assert not defines("PPI is a recent statistical method.", "PPI", expansion_only=True)
+    assert defines("PPI is a recent statistical method.", "PPI")
+
+
+def test_the_definition_is_quoted_though_it_repeats_few_question_words():
+    glossary = (
+        "Appendix B: Glossary. This appendix defines selected terms used in the Framework glossary. "
+        "Subcategory The subdivision of a Category into specific outcomes. "
+        "Taxonomy A scheme of classification."
+    )
+    q = best_quote("What does the Framework's glossary say a taxonomy is?", [_hit(glossary)])
+    assert q is not None and q.text == "Taxonomy A scheme of classification." and q.defines
+    paper = [
+        _hit("PPI is a recent statistical method that gives tighter confidence intervals.", 1),
+        _hit("To boost precision, ARES uses prediction-powered inference (PPI; Angelopoulos et al., 2023).", 2),
+    ]
+    q = best_quote("What does PPI stand for in the ARES paper?", paper)
+    assert q is not None and "prediction-powered inference" in q.text
