@@ -41,6 +41,7 @@ _DATEISH = re.compile(
     r"november|december)\b",
     re.I,
 )
+_CODEISH = re.compile(r"\b(?:[A-Z]{2,}\.[A-Z]{2,}(?:-\d+)?|[A-Za-z]+\d\w*|[A-Za-z]+_\w+|0x[0-9A-Fa-f]+)\b")
 _NAMEISH = re.compile(r"(?<![.!?]\s)(?<!^)\b[A-Z][a-z]+|\b[A-Z]{2,}\b|\b[A-Za-z]+-?\d[\w-]*")
 
 
@@ -59,7 +60,11 @@ def answer_type(question: str) -> re.Pattern | None:
         q,
     ):
         return _NUMBERISH
-    if re.search(r"\bwho\b|\bwhom\b|\bwhat (?:is|was) (?:the|its|his|her|their) name\b", q):
+    if re.search(
+        r"\b(?:what|which)\s+(?:\S+\s+){0,3}?(?:id|identifier|register|code|abbreviation|acronym)\b(?!\s+\d)", q
+    ):
+        return _CODEISH
+    if re.search(r"\bwho\b|\bwhom\b|\bwhat (?:is|was) (?:the|its|his|her|their) name\b|\bwhat name\b", q):
         return _NAMEISH
     return None
 

@@ -191,3 +191,13 @@ def test_nothing_to_verify(hits):
     assert verify_answer("", hits).claims == []
     v = verify_answer("Something [1].", [])
     assert v.citations == [] and not v.claims[0].supported
+
+
+def test_a_claim_that_only_restates_the_question_is_no_answer():
+    page = "The animals sent Bill, the Lizard, down the White Rabbit's chimney."
+    question = "Which animal did they send down the White Rabbit's chimney?"
+    assert lexical_support("The animal is the White Rabbit.", page, question) == 0.0
+    assert lexical_support("They sent Bill, the Lizard.", page, question) == 1.0
+    # A yes/no question is answered by restating it.
+    vpn = "Contractors can use the VPN from home."
+    assert lexical_support("Contractors can use the VPN.", vpn, "Can contractors use the VPN?") == 1.0
