@@ -113,10 +113,38 @@ def defines(text: str, term: str, expansion_only: bool = False) -> bool:
         return True
     if expansion_only:
         return False
-    lead = rf"^[\s\d.\u2022*#\-]*(?i:(?:an?\s+)?{t})(?:\s*\([^)]{{1,40}}\))?"
+    lead = rf"^[\s\d.\u2022*#\-\])]*(?i:(?:an?\s+)?{t})(?:\s*\([^)]{{1,40}}\))?"
     return bool(
         re.match(lead + r"(?:\s+(?i:is|are|means|refers\s+to)\b|\s*[:\u2014\u2013]\s*\S|\s+[A-Z][a-z]*\s+[a-z])", text)
     )
+
+
+def _entry(code: str) -> re.Pattern:
+    return re.compile(rf"(?<![\w.\-])(?i:{re.escape(code)}):[ \t]*\S")
+
+
+def labels(text: str, code: str) -> bool:
+    """``text`` holds the entry for the identifier ``code``: "PR.IP-4: Backups of information
+    are conducted ..." or "Mitigation (RS.MI): Activities are performed ..."."""
+    return bool(_entry(code).search(" ".join(text.split()))) or defines(text, code, expansion_only=True)
+
+
+def entry_span(text: str, code: str) -> tuple[int, int] | None:
+    """Where the entry "CODE: ..." in ``text`` starts and ends: up to the first blank line or
+    table row after it ("CIS CSC 10", the references beside a subcategory), else the end."""
+    m = _entry(code).search(text)
+    if m is None:
+        return None
+    end = len(text)
+    pos = text.find("\n", m.start())
+    while pos != -1:
+        nxt = text.find("\n", pos + 1)
+        line = text[pos + 1 : nxt if nxt != -1 else len(text)].strip()
+        if not line or _is_row(line):
+            end = pos
+            break
+        pos = nxt
+    return m.start(), len(text[:end].rstrip())
 
 
 def question_coverage(question: str, text: str, ignore: frozenset[str] = frozenset()) -> float:
@@ -192,6 +220,7 @@ def rank_quotes(
     want = answer_type(question)
     qnums = numbers(question)
     qwords = content_words(question)
+    qcodes = code_terms(question)
     cands: list[tuple[int, int, int, str, str, float, float]] = []  # n, start, end, text, shown, lexical (gate, rank)
     parts: list[tuple[int, ...]] = []  # the sentences (indices into ``sentences``) of each candidate
     sentences: list[str] = []
@@ -220,8 +249,8 @@ def rank_quotes(
                 lex_rank = 0.7 * _share(ranked_words, own) + 0.3 * _share(ranked_words, ctx)
                 inside = [named for (r0, r1), _, named in rows if s <= r0 and r1 <= e]
                 if len(inside) >= 2:  # a table read as one "sentence": a wall of numbers
-                    if not any(inside):
-                        continue  # about none of its rows
+                    if not any(inside) and not any(c in hit.text[s:e].lower() for c in qcodes):
+                        continue  # about none of its rows, nor the identifier asked about
                     lex_rank -= 0.1  # its rows, under their header, read better
                 cands.append((n, s, e, hit.text[s:e], "", lex, lex_rank))
                 parts.append(tuple(range(first + i, first + i + width)))
@@ -252,7 +281,6 @@ def rank_quotes(
         sem = np.zeros(len(cands))
     doc_nums = [numbers(h.doc) for h in hits[:max_passages]]
     doc_names = [h.doc.lower() for h in hits[:max_passages]]
-    qcodes = code_terms(question)
     focus = focus_term(question)
     stands_for = bool(re.search(r"\bstands?\s+for\b", question, re.I))  # wants the expansion
     out: list[Quote] = []
@@ -272,9 +300,17 @@ def rank_quotes(
             score += 0.1 if named == len(codes) else -0.05 if named == 0 else 0.0
         # The term asked about, defined: the answer, however few question words it repeats.
         # Only a single sentence: in a glossary the next sentence is the next entry.
-        defined = focus is not None and len(idx) == 1 and defines(" ".join(text.split()), focus, stands_for)
+        flat = " ".join(text.split())
+        defined = len(idx) == 1 and (
+            (focus is not None and defines(flat, focus, stands_for)) or any(labels(flat, c) for c in codes)
+        )
         if defined:
             score += 0.3
+            for c in codes:  # "4 CM-3, SA-10 PR.IP-4: Backups ... CIS CSC 10": quote the entry
+                span = entry_span(text, c)
+                if span is not None:
+                    s, e, text = s + span[0], s + span[1], text[span[0] : span[1]]
+                    break
         out.append(Quote(n, s, e, text, lex, float(sv), score, shown, defined))
     out.sort(key=lambda q: -q.score)  # stable: ties keep passage order
     return out

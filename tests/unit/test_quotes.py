@@ -8,7 +8,9 @@ from rag.quotes import (
     best_quote,
     code_terms,
     defines,
+    entry_span,
     focus_term,
+    labels,
     plain_text,
     question_coverage,
     rank_quotes,
@@ -201,6 +203,7 @@ def test_a_definition_starts_with_its_term_or_expands_it_in_brackets():
     assert defines("4 SI-5, PM-15 Mitigation (RS.MI): Activities are performed", "RS.MI")
     assert defines("Taxonomy A scheme of classification.", "taxonomy")
     assert defines("2 A cloud infrastructure is the collection of hardware and software", "cloud infrastructure")
+    assert defines("3542] A loss of availability is the disruption of access", "loss of availability")
     # "The X is ..." describes one X; a mention is no definition; "stand for" wants the expansion.
     assert not defines("The cloud infrastructure is a composition of two or more clouds", "cloud infrastructure")
     assert not defines("Each taxonomy was reviewed by the board.", "taxonomy")
@@ -222,3 +225,27 @@ def test_the_definition_is_quoted_though_it_repeats_few_question_words():
     ]
     q = best_quote("What does PPI stand for in the ARES paper?", paper)
     assert q is not None and "prediction-powered inference" in q.text
+
+
+CORE_TABLE = (
+    "4 CM-3, CM-4, SA-10\n"
+    "PR.IP-4: Backups of information are\n"
+    "conducted, maintained, and tested\n"
+    "CIS CSC 10\n"
+    "COBIT 5 APO13.01, DSS01.01, DSS04.07\n"
+    "ISA 62443-2-1:2009 4.3.4.3.9\n"
+)
+
+
+def test_an_identifiers_entry_is_found_and_cut_from_its_table():
+    assert labels(CORE_TABLE, "pr.ip-4") and labels("Mitigation (RS.MI): Activities are performed", "rs.mi")
+    assert not labels("See PR.IP-4 and PR.IP-5 for backups.", "pr.ip-4")
+    s, e = entry_span(CORE_TABLE, "pr.ip-4")
+    assert CORE_TABLE[s:e] == "PR.IP-4: Backups of information are\nconducted, maintained, and tested"
+
+
+def test_a_question_naming_an_identifier_quotes_its_entry_from_a_wall_of_references():
+    other = _hit("The Framework Core subcategories are mapped to informative references in the appendix.", 1)
+    q = best_quote("What does Framework Core subcategory PR.IP-4 require?", [other, _hit(CORE_TABLE, 2)])
+    assert q is not None and q.n == 2 and q.defines
+    assert q.text == "PR.IP-4: Backups of information are\nconducted, maintained, and tested"
