@@ -230,15 +230,19 @@ def lexical_support(claim: str, support: str, question: str = "") -> float:
         novel = cw - content_words(question)
         if novel:
             share = min(share, len(novel & sw) / len(novel))
-        elif not _YES_NO.match(question):
+        elif not is_yes_no(question):
             return 0.0  # it only restates the question ("The animal is the White Rabbit"): no answer
     return share
 
 
-# A question a restatement can answer ("Can contractors use the VPN?" - "Contractors can use the VPN.").
 _YES_NO = re.compile(
     r"\s*(?:is|are|was|were|do|does|did|can|could|may|might|must|shall|should|will|would|has|have|had)\b", re.I
 )
+
+
+def is_yes_no(question: str) -> bool:
+    """A question a restatement answers ("Can contractors use the VPN?" - "Contractors can use the VPN.")."""
+    return bool(_YES_NO.match(question))
 
 
 @dataclass

@@ -14,7 +14,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from ingest.chunking import split_sentences
-from rag.citations import content_words, doc_words, numbers
+from rag.citations import content_words, doc_words, is_yes_no, numbers
 from rag.types import Hit
 
 
@@ -109,18 +109,49 @@ def defines(text: str, term: str, expansion_only: bool = False) -> bool:
     glossary entry that starts with it ("A cloud infrastructure is ...", "Taxonomy A scheme
     of classification.", "Availability: ...")."""
     t = r"\s+".join(re.escape(w) for w in term.split())
-    if re.search(rf"[A-Za-z][\w-]*\s+\(\s*(?i:{t})\s*[;,):]", text):
+    if re.search(rf"[A-Za-z][\w-]*\s+\(\s*(?i:{t})\s*[;,):]", text) or _spelled_out(term, text):
         return True
     if expansion_only:
         return False
     lead = rf"^[\s\d.\u2022*#\-\])]*(?i:(?:an?\s+)?{t})(?:\s*\([^)]{{1,40}}\))?"
     return bool(
-        re.match(lead + r"(?:\s+(?i:is|are|means|refers\s+to)\b|\s*[:\u2014\u2013]\s*\S|\s+[A-Z][a-z]*\s+[a-z])", text)
+        re.match(
+            lead + r"(?:\s+(?i:is|are|means|refers\s+to)\b|\s*[:\u2014\u2013]\s*\S|\.?\s+[A-Z][a-z]*\s+[a-z])", text
+        )
     )
+
+
+_JOINERS = {"of", "and", "for", "the", "in", "on", "to", "&"}
+
+
+def _spelled_out(acronym: str, text: str) -> bool:
+    """``text`` spells ``acronym`` out in capitalised words ("Supervisor Binary Interface"
+    for SBI, "National Institute of Standards and Technology" for NIST)."""
+    if not re.fullmatch(r"[A-Z]{2,8}", acronym):
+        return False
+    words = re.findall(r"[A-Za-z]+|&", text)
+    for i in range(len(words)):
+        k, j = 0, i
+        while j < len(words) and k < len(acronym):
+            w = words[j]
+            if w[0].isupper() and w[0] == acronym[k]:
+                k += 1
+            elif not (k > 0 and w.lower() in _JOINERS):
+                break
+            j += 1
+        if k == len(acronym) and not (j < len(words) and words[j][:1].isupper() and words[j] != acronym):
+            return True
+    return False
 
 
 def _entry(code: str) -> re.Pattern:
     return re.compile(rf"(?<![\w.\-])(?i:{re.escape(code)}):[ \t]*\S")
+
+
+def _is_label(sentence: str, term: str) -> bool:
+    """``sentence`` is only ``term`` ("Hybrid cloud." for "hybrid cloud")."""
+    words = content_words(sentence)
+    return bool(words) and words <= content_words(term)
 
 
 def labels(text: str, code: str) -> bool:
@@ -282,10 +313,13 @@ def rank_quotes(
     doc_nums = [numbers(h.doc) for h in hits[:max_passages]]
     doc_names = [h.doc.lower() for h in hits[:max_passages]]
     focus = focus_term(question)
+    yes_no = is_yes_no(question)
     stands_for = bool(re.search(r"\bstands?\s+for\b", question, re.I))  # wants the expansion
     out: list[Quote] = []
     for (n, s, e, text, shown, lex, lex_rank), idx, sv in zip(cands, parts, sem):
         read = shown or text
+        if not yes_no and content_words(read) <= qwords:
+            continue  # "Hybrid cloud." for "What is a hybrid cloud?": the question's own words
         score = 0.55 * lex_rank + 0.45 * float(sv) - 0.04 * (n - 1)
         if want is not None:
             score += 0.08 if _has_new(want, read, question) else -0.08
@@ -301,7 +335,9 @@ def rank_quotes(
         # The term asked about, defined: the answer, however few question words it repeats.
         # Only a single sentence: in a glossary the next sentence is the next entry.
         flat = " ".join(text.split())
-        defined = len(idx) == 1 and (
+        # "Hybrid cloud. The cloud infrastructure is ...": a label sentence and its definition.
+        label_first = len(idx) == 2 and focus is not None and _is_label(sentences[idx[0]], focus)
+        defined = (len(idx) == 1 or label_first) and (
             (focus is not None and defines(flat, focus, stands_for)) or any(labels(flat, c) for c in codes)
         )
         if defined:
@@ -310,6 +346,7 @@ def rank_quotes(
                 span = entry_span(text, c)
                 if span is not None:
                     s, e, text = s + span[0], s + span[1], text[span[0] : span[1]]
+                    shown = ""  # an entry reads by itself, not under a table header
                     break
         out.append(Quote(n, s, e, text, lex, float(sv), score, shown, defined))
     out.sort(key=lambda q: -q.score)  # stable: ties keep passage order

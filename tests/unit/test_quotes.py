@@ -249,3 +249,26 @@ def test_a_question_naming_an_identifier_quotes_its_entry_from_a_wall_of_referen
     q = best_quote("What does Framework Core subcategory PR.IP-4 require?", [other, _hit(CORE_TABLE, 2)])
     assert q is not None and q.n == 2 and q.defines
     assert q.text == "PR.IP-4: Backups of information are\nconducted, maintained, and tested"
+
+
+def test_an_acronym_is_expanded_by_its_capitalised_words():
+    intro = "This specification describes the RISC-V Supervisor Binary Interface, known from here on as SBI."
+    assert defines(intro, "SBI", expansion_only=True)
+    assert defines("the National Institute of Standards and Technology (NIST)", "NIST")
+    assert not defines("Some Big Idea Here", "SBI")  # spelled out and then some
+    assert not defines("the supervisor binary interface", "SBI")  # not written as a name
+
+
+def test_a_label_sentence_is_quoted_with_its_definition_and_never_alone():
+    text = (
+        "Private cloud. The cloud infrastructure is provisioned for exclusive use by a single organization. "
+        "Hybrid cloud. The cloud infrastructure is a composition of two or more distinct cloud infrastructures."
+    )
+    q = best_quote("What is a hybrid cloud?", [_hit(text)])
+    assert q is not None and q.defines
+    assert (
+        q.text
+        == "Hybrid cloud. The cloud infrastructure is a composition of two or more distinct cloud infrastructures."
+    )
+    # A sentence of nothing but the question's words is no answer.
+    assert all(c.text != "Hybrid cloud." for c in rank_quotes("What is a hybrid cloud?", [_hit(text)]))
