@@ -105,20 +105,44 @@ def focus_term(question: str) -> str | None:
 
 def defines(text: str, term: str, expansion_only: bool = False) -> bool:
     """``text`` defines or expands ``term``: an expansion before it in brackets
-    ("prediction-powered inference (PPI; ...", "Mitigation (RS.MI):"), or a definition or
-    glossary entry that starts with it ("A cloud infrastructure is ...", "Taxonomy A scheme
-    of classification.", "Availability: ...")."""
+    ("prediction-powered inference (PPI; ...", "Mitigation (RS.MI):", "The Framework
+    Profile (“Profile”) is ..."), or a definition or glossary entry that starts with it
+    ("A cloud infrastructure is ...", "Taxonomy A scheme of classification.", "Availability:
+    ...") or starts a clause after a sentence-like break ("... [44 U.S.C., SEC. 3542] A loss
+    of confidentiality is ...")."""
     t = r"\s+".join(re.escape(w) for w in term.split())
-    if re.search(rf"[A-Za-z][\w-]*\s+\(\s*(?i:{t})\s*[;,):]", text) or _spelled_out(term, text):
+    if re.search(rf"[A-Za-z][\w-]*\s+\(\s*[{_QUOTE}]?(?i:{t})[{_QUOTE}]?\s*[;,):]", text) or _spelled_out(term, text):
         return True
-    if expansion_only:
-        return False
-    lead = rf"^[\s\d.\u2022*#\-\])]*(?i:(?:an?\s+)?{t})(?:\s*\([^)]{{1,40}}\))?"
-    return bool(
-        re.match(
-            lead + r"(?:\s+(?i:is|are|means|refers\s+to)\b|\s*[:\u2014\u2013]\s*\S|\.?\s+[A-Z][a-z]*\s+[a-z])", text
-        )
+    return not expansion_only and definition_start(text, term) is not None
+
+
+def definition_start(text: str, term: str) -> int | None:
+    """Where in ``text`` a definition of ``term`` starts (see :func:`defines`), or None."""
+    t = r"\s+".join(re.escape(w) for w in term.split())
+    head = rf"(?i:(?:an?\s+)?{t})(?:\s*\([^)]{{1,40}}\))?"
+    lead = re.match(
+        rf"^[\s\d.\u2022*#\-\])]*({head})"
+        r"(?:\s+(?i:is|are|means|refers\s+to)\b|\s*[:\u2014\u2013]\s*\S|\.?\s+[A-Z][a-z]*\s+[a-z])",
+        text,
     )
+    if lead:
+        return lead.start(1)
+    inner = re.search(rf"[.;:\])\u201d\"]\s+({head})\s+(?i:is|are|means|refers\s+to)\b", text)
+    return inner.start(1) if inner else None
+
+
+def _defining_line(text: str, term: str, expansion_only: bool) -> tuple[int, int] | None:
+    """The line of a multi-line ``text`` that is an acronym's entry in a table of terms:
+    it starts with the acronym and spells it out ("PMU Performance Monitoring Unit")."""
+    if "\n" not in text.strip() or not re.fullmatch(r"[A-Z]{2,8}", term):
+        return None
+    pos = 0
+    for line in text.split("\n"):
+        if re.match(rf"\s*{term}\b", line) and _spelled_out(term, line):
+            lead = len(line) - len(line.lstrip())
+            return pos + lead, pos + len(line.rstrip())
+        pos += len(line) + 1
+    return None
 
 
 _JOINERS = {"of", "and", "for", "the", "in", "on", "to", "&"}
@@ -139,7 +163,7 @@ def _spelled_out(acronym: str, text: str) -> bool:
             elif not (k > 0 and w.lower() in _JOINERS):
                 break
             j += 1
-        if k == len(acronym) and not (j < len(words) and words[j][:1].isupper() and words[j] != acronym):
+        if k == len(acronym):
             return True
     return False
 
@@ -340,6 +364,8 @@ def rank_quotes(
         defined = (len(idx) == 1 or label_first) and (
             (focus is not None and defines(flat, focus, stands_for)) or any(labels(flat, c) for c in codes)
         )
+        if stands_for and focus is not None and not defined:
+            score -= 0.2  # "What does SEE stand for?" is answered by its expansion only
         if defined:
             score += 0.3
             for c in codes:  # "4 CM-3, SA-10 PR.IP-4: Backups ... CIS CSC 10": quote the entry
@@ -348,6 +374,13 @@ def rank_quotes(
                     s, e, text = s + span[0], s + span[1], text[span[0] : span[1]]
                     shown = ""  # an entry reads by itself, not under a table header
                     break
+            else:
+                span = _defining_line(text, focus, stands_for) if focus is not None and not shown else None
+                if span is not None:  # "Term Meaning / SBI ... / PMU Performance Monitoring Unit": that line
+                    s, e, text = s + span[0], s + span[1], text[span[0] : span[1]]
+                k = definition_start(text, focus) if focus is not None and not shown else None
+                if k:  # "... SEC. 3542] A loss of confidentiality is ...": quote from the definition on
+                    s, text = s + k, text[k:]
         out.append(Quote(n, s, e, text, lex, float(sv), score, shown, defined))
     out.sort(key=lambda q: -q.score)  # stable: ties keep passage order
     return out

@@ -204,6 +204,11 @@ def test_a_definition_starts_with_its_term_or_expands_it_in_brackets():
     assert defines("Taxonomy A scheme of classification.", "taxonomy")
     assert defines("2 A cloud infrastructure is the collection of hardware and software", "cloud infrastructure")
     assert defines("3542] A loss of availability is the disruption of access", "loss of availability")
+    assert defines(
+        "CONFIDENTIALITY [44 U.S.C., SEC. 3542] A loss of confidentiality is the disclosure", "loss of confidentiality"
+    )
+    assert defines("The Framework Profile (“Profile”) is the alignment of the Functions", "Profile")
+    assert not defines("the impact from a loss of confidentiality is high", "loss of confidentiality")
     # "The X is ..." describes one X; a mention is no definition; "stand for" wants the expansion.
     assert not defines("The cloud infrastructure is a composition of two or more clouds", "cloud infrastructure")
     assert not defines("Each taxonomy was reviewed by the board.", "taxonomy")
@@ -255,7 +260,7 @@ def test_an_acronym_is_expanded_by_its_capitalised_words():
     intro = "This specification describes the RISC-V Supervisor Binary Interface, known from here on as SBI."
     assert defines(intro, "SBI", expansion_only=True)
     assert defines("the National Institute of Standards and Technology (NIST)", "NIST")
-    assert not defines("Some Big Idea Here", "SBI")  # spelled out and then some
+    assert defines("Term Meaning PMU Performance Monitoring Unit SBI Supervisor Binary Interface", "PMU")
     assert not defines("the supervisor binary interface", "SBI")  # not written as a name
 
 
@@ -272,3 +277,20 @@ def test_a_label_sentence_is_quoted_with_its_definition_and_never_alone():
     )
     # A sentence of nothing but the question's words is no answer.
     assert all(c.text != "Hybrid cloud." for c in rank_quotes("What is a hybrid cloud?", [_hit(text)]))
+
+
+def test_an_acronym_is_quoted_from_its_line_in_a_table_of_terms():
+    terms = (
+        "Chapter 2. Terms and Abbreviations\n"
+        "This specification uses the following terms and abbreviations:\n"
+        "Term Meaning\n"
+        "SBI Supervisor Binary Interface\n"
+        "PMU Performance Monitoring Unit\n"
+        "HSM Hart State Management\n"
+    )
+    story = _hit("'You see, she came rather late,' said the Hatter, 'and that is what the mark stands for.'", 1)
+    q = best_quote("What does PMU stand for?", [story, _hit(terms, 2)])
+    assert q is not None and q.n == 2 and q.text == "PMU Performance Monitoring Unit"
+    # Without an expansion, a "stand for" question gets no quote good enough to answer.
+    q = best_quote("What does SEE stand for?", [story])
+    assert q is None or q.score < 0.45
