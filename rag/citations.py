@@ -96,6 +96,23 @@ def _unit_match(a: str, b: str) -> bool:
     return a[0] == b[0] and min(len(a), len(b)) <= 3
 
 
+_COUNTS = {
+    w: str(i)
+    for i, w in enumerate(
+        "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen".split()
+    )
+    if i >= 2
+} | {"twenty": "20", "thirty": "30", "forty": "40", "fifty": "50", "hundred": "100"}
+
+
+def counts(text: str) -> set[str]:
+    """The counts in ``text`` spelled in words ("six" -> "6"), and its whole numbers up to 100
+    ("5 essential characteristics"), so that a claim's "six" must appear as "six" or "6"."""
+    words = {_COUNTS[w] for w in _WORD.findall(text.lower()) if w in _COUNTS}
+    digits = {n for n in numbers(text) if n.isdigit() and 2 <= int(n) <= 100}
+    return words | digits
+
+
 def numbers_in_context(claim: str, support: str, window: int = 3) -> bool:
     """Every number of ``claim`` occurs in ``support`` next to the word it counts.
 
@@ -222,6 +239,8 @@ def lexical_support(claim: str, support: str, question: str = "") -> float:
     nums = numbers(claim)
     if nums and not (nums <= numbers(support) and numbers_in_context(claim, support)):
         return 0.0
+    if not counts(claim) <= counts(support):  # "six deployment models" against "four"
+        return 0.0
     if not cw:
         return 0.0
     sw = content_words(support)
@@ -238,6 +257,12 @@ def lexical_support(claim: str, support: str, question: str = "") -> float:
 _YES_NO = re.compile(
     r"\s*(?:is|are|was|were|do|does|did|can|could|may|might|must|shall|should|will|would|has|have|had)\b", re.I
 )
+
+
+def is_claim(text: str) -> bool:
+    """Whether ``text`` states something: a list number ("2.") or a lead-in ("These
+    include:") does not, and cannot be supported by a page."""
+    return not text.rstrip().endswith(":") and any(not w.isdigit() for w in content_words(text))
 
 
 def is_yes_no(question: str) -> bool:
@@ -323,6 +348,9 @@ def verify_answer(
     claims: list[Claim] = []
     quotes: dict[int, tuple[float, int, int]] = {}  # passage n -> (score, start, end)
     for ci, (text, cited) in enumerate(raw_claims):
+        if not is_claim(text):  # "1.", "These include:" state nothing a page could support
+            claims.append(Claim(text=text, citations=[], supported=False))
+            continue
         cited = [n for n in cited if 1 <= n <= len(hits)]
         cvec = claim_vecs[ci] if claim_vecs is not None else None
         results: dict[int, Support] = {}

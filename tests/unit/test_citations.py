@@ -201,3 +201,20 @@ def test_a_claim_that_only_restates_the_question_is_no_answer():
     # A yes/no question is answered by restating it.
     vpn = "Contractors can use the VPN from home."
     assert lexical_support("Contractors can use the VPN.", vpn, "Can contractors use the VPN?") == 1.0
+
+
+def test_a_count_in_words_must_be_the_pages_count():
+    page = "The cloud model has five essential characteristics, three service models, and four deployment models."
+    assert lexical_support("NIST defines six deployment models.", page) == 0.0
+    assert lexical_support("NIST defines four deployment models.", page) > 0.5
+    assert lexical_support("There are 5 essential characteristics.", "It has 5 essential characteristics.") == 1.0
+
+
+def test_list_numbers_and_lead_ins_are_no_claims_and_cite_nothing(hits):
+    v = verify_answer("These include: [1]\n1. [2] The lighthouse was built in 1872 [1].", hits)
+    assert [(c.text, c.supported, c.citations) for c in v.claims] == [
+        ("These include:", False, []),
+        ("1.", False, []),
+        ("The lighthouse was built in 1872.", True, [1]),
+    ]
+    assert [c.n for c in v.citations] == [1]
