@@ -19,7 +19,7 @@ from rag.citations import content_words, doc_words, missing_specifics, verify_an
 from rag.errors import IndexMismatchError
 from rag.generators.base import Message
 from rag.prompts import NO_ANSWER, SYSTEM_PROMPT, build_messages, standalone_question
-from rag.quotes import best_quote, plain_text
+from rag.quotes import best_quote, code_terms, focus_term, plain_text, rank_quotes
 from rag.settings import BUNDLED, Settings
 from rag.store import DEFAULT_COLLECTION, Store
 from rag.types import Answer, Citation, Claim, Hit
@@ -243,11 +243,24 @@ class RAG:
         if not hits:
             return False
         scores = [h.dense_score for h in hits if h.dense_score is not None]
-        if scores and max(scores) < self.settings.min_relevance and not _names_every_word(question, hits):
+        if (
+            scores
+            and max(scores) < self.settings.min_relevance
+            and not _names_every_word(question, hits)
+            and not self._defines_asked_term(question, hits)
+        ):
             return False
         if question and missing_specifics(question, [f"{h.text} {doc_words(h.doc)}" for h in hits]):
             return False
         return True
+
+    def _defines_asked_term(self, question: str, hits: Sequence[Hit]) -> bool:
+        """A passage defines, expands or lists the entry of what the question asks about
+        ("What does CSA stand for?" - "the Cider Safety Agreement (CSA)"): relevant, however
+        little the rest of a long passage resembles so short a question."""
+        if not question or (focus_term(question) is None and not code_terms(question)):
+            return False
+        return any(q.defines for q in rank_quotes(question, hits, None, self.settings.quote_passages))
 
     def ask_stream(
         self,

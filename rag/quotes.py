@@ -131,7 +131,7 @@ def definition_start(text: str, term: str) -> int | None:
     return inner.start(1) if inner else None
 
 
-def _defining_line(text: str, term: str, expansion_only: bool) -> tuple[int, int] | None:
+def _defining_line(text: str, term: str) -> tuple[int, int] | None:
     """The line of a multi-line ``text`` that is an acronym's entry in a table of terms:
     it starts with the acronym and spells it out ("PMU Performance Monitoring Unit")."""
     if "\n" not in text.strip() or not re.fullmatch(r"[A-Z]{2,8}", term):
@@ -375,7 +375,7 @@ def rank_quotes(
                     shown = ""  # an entry reads by itself, not under a table header
                     break
             else:
-                span = _defining_line(text, focus, stands_for) if focus is not None and not shown else None
+                span = _defining_line(text, focus) if focus is not None and not shown else None
                 if span is not None:  # "Term Meaning / SBI ... / PMU Performance Monitoring Unit": that line
                     s, e, text = s + span[0], s + span[1], text[span[0] : span[1]]
                 k = definition_start(text, focus) if focus is not None and not shown else None
