@@ -36,7 +36,7 @@ class WhitespaceTokenizer:
         return [[m.span() for m in self._WORD.finditer(t)] for t in texts]
 
 
-_TITLE = re.compile(r"(?:^|[\s(])(?:Mr|Mrs|Ms|Dr|Prof|St|Sr|Jr|No|Nos|Fig|Figs|Sec|Vol|vs|cf|approx)\.$")
+_TITLE = re.compile(r"(?:^|[\s(])(?:Mr|Mrs|Ms|Dr|Prof|St|Sr|Jr|No|Nos|Fig|Figs|Sec|SEC|Vol|vs|cf|approx|al|Eq|Eqs)\.$")
 
 
 def _not_an_end(text: str, m: re.Match) -> bool:

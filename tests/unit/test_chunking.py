@@ -49,6 +49,8 @@ def test_abbreviations_do_not_end_sentences():
         "Sold to Mr. Emanuel, e.g. for cash.",
         "Done.",
     ]
+    cited = "ARES uses prediction-powered inference (PPI; Angelopoulos et al. 2023) to predict scores. It works."
+    assert [cited[s:e] for s, e in split_sentences(cited)][0].endswith("to predict scores.")
     # Chunking keeps the plain rule (its boundaries are what retrieval was measured with).
     assert [text[s:e] for s, e in split_sentences(text, abbreviations=False)][:2] == [
         "The office is open from 8:00 a.m.",
