@@ -131,6 +131,25 @@ def definition_start(text: str, term: str) -> int | None:
     return inner.start(1) if inner else None
 
 
+def _definition_cut(text: str, focus: str | None, codes: set[str], row: bool) -> tuple[tuple[int, int], bool] | None:
+    """The part of a defining candidate to quote, and whether it is an identifier's entry:
+    the entry cut from the references beside it ("4 CM-3, SA-10 PR.IP-4: Backups ... CIS CSC
+    10"), an acronym's line in a table of terms ("PMU Performance Monitoring Unit"), or the
+    text from where the definition starts ("... SEC. 3542] A loss of confidentiality is
+    ..."). None when the whole candidate is the quote."""
+    for c in codes:
+        span = entry_span(text, c)
+        if span is not None:
+            return span, True
+    if focus is None or row:
+        return None
+    a, b = _defining_line(text, focus) or (0, len(text))
+    k = definition_start(text[a:b], focus) or 0
+    if (a + k, b) == (0, len(text)):
+        return None
+    return (a + k, b), False
+
+
 def _defining_line(text: str, term: str) -> tuple[int, int] | None:
     """The line of a multi-line ``text`` that is an acronym's entry in a table of terms:
     it starts with the acronym and spells it out ("PMU Performance Monitoring Unit")."""
@@ -368,19 +387,12 @@ def rank_quotes(
             score -= 0.2  # "What does SEE stand for?" is answered by its expansion only
         if defined:
             score += 0.3
-            for c in codes:  # "4 CM-3, SA-10 PR.IP-4: Backups ... CIS CSC 10": quote the entry
-                span = entry_span(text, c)
-                if span is not None:
-                    s, e, text = s + span[0], s + span[1], text[span[0] : span[1]]
+            cut = _definition_cut(text, focus, codes, bool(shown))
+            if cut is not None:
+                (a, b), entry = cut
+                s, e, text = s + a, s + b, text[a:b]
+                if entry:
                     shown = ""  # an entry reads by itself, not under a table header
-                    break
-            else:
-                span = _defining_line(text, focus) if focus is not None and not shown else None
-                if span is not None:  # "Term Meaning / SBI ... / PMU Performance Monitoring Unit": that line
-                    s, e, text = s + span[0], s + span[1], text[span[0] : span[1]]
-                k = definition_start(text, focus) if focus is not None and not shown else None
-                if k:  # "... SEC. 3542] A loss of confidentiality is ...": quote from the definition on
-                    s, text = s + k, text[k:]
         out.append(Quote(n, s, e, text, lex, float(sv), score, shown, defined))
     out.sort(key=lambda q: -q.score)  # stable: ties keep passage order
     return out
