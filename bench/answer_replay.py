@@ -9,6 +9,7 @@ lower-case, without the prefix), and prints the answer metrics per variant.
 
 Usage:
   .venv/bin/python -m bench.answer_replay generate --data-dir D --qa eval/corpus.jsonl --out runs.jsonl
+  (with --reuse OLD.jsonl, only questions whose passages changed since OLD are generated again)
   .venv/bin/python -m bench.answer_replay replay --data-dir D --qa eval/corpus.jsonl --runs runs.jsonl \
       "" "min_quote_score=0.4" "min_quote_score=0.4,min_quote_coverage=0.5"
 """
@@ -29,14 +30,27 @@ from rag.settings import Settings
 from rag.types import Hit
 
 
+def _shown(h: Hit) -> tuple:
+    """What the model is shown of a passage."""
+    return h.doc, h.page, h.start, h.end, h.text
+
+
 def generate(args) -> None:
     rag = RAG(Settings.from_env(data_dir=Path(args.data_dir)))
     rag.warm_up()
     qs = load_qa(Path(args.qa))
+    # An earlier run's reply stands for a question whose passages did not change.
+    earlier = {r["question"]: r for r in map(json.loads, open(args.reuse))} if args.reuse else {}
+    reused = 0
     with open(args.out, "w") as out:
         for qa in qs:
             t0 = time.perf_counter()
             hits = rag.retriever.search(qa.question, rag.settings.top_k)
+            old = earlier.get(qa.question)
+            if old is not None and [_shown(Hit(**h)) for h in old["hits"]] == [_shown(h) for h in hits]:
+                out.write(json.dumps(old) + "\n")
+                reused += 1
+                continue
             gen = rag.generator
             record = {
                 "question": qa.question,
@@ -59,6 +73,8 @@ def generate(args) -> None:
             print(
                 f"{time.perf_counter() - t0:5.1f}s {qa.question[:60]!r} -> {record.get('raw', '')[:80]!r}", flush=True
             )
+    if earlier:
+        print(f"{reused} of {len(qs)} questions kept their passages and the earlier reply")
 
 
 def replay(args) -> None:
@@ -119,6 +135,7 @@ def main() -> None:
     g.add_argument("--data-dir", required=True)
     g.add_argument("--qa", required=True)
     g.add_argument("--out", required=True)
+    g.add_argument("--reuse", help="an earlier runs file: questions whose passages are unchanged keep its reply")
     r = sub.add_parser("replay")
     r.add_argument("--data-dir", required=True)
     r.add_argument("--qa", required=True)

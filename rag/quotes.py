@@ -15,6 +15,7 @@ import numpy as np
 
 from ingest.chunking import split_sentences
 from rag.citations import content_words, doc_words, is_yes_no, numbers
+from rag.store import numbered_labels
 from rag.types import Hit
 
 
@@ -41,6 +42,9 @@ _DATEISH = re.compile(
     r"november|december)\b",
     re.I,
 )
+_TIMEISH = re.compile(
+    r"\b\d{1,2}(?::\d\d)?\s*(?:a\.?m\.?|p\.?m\.?)|\b\d{1,2}:\d\d\b|o[\u2019']clock|\bnoon\b|\bmidnight\b", re.I
+)
 _CODEISH = re.compile(r"\b(?:[A-Z]{2,}\.[A-Z]{2,}(?:-\d+)?|[A-Za-z]+\d\w*|[A-Za-z]+_\w+|0x[0-9A-Fa-f]+)\b")
 _NAMEISH = re.compile(r"(?<![.!?]\s)(?<!^)\b[A-Z][a-z]+|\b[A-Z]{2,}\b|\b[A-Za-z]+-?\d[\w-]*")
 
@@ -52,11 +56,14 @@ def answer_type(question: str) -> re.Pattern | None:
     a date, "who / what is the name" a name. Unknown types give None.
     """
     q = question.lower()
+    if re.search(r"\bwhat time\b|\bat what hour\b", q):
+        return _TIMEISH
     if re.search(r"\bwhen\b|\bwhat (?:year|date|month|day)\b|\bwhich year\b", q):
         return _DATEISH
     if re.search(
         r"\bhow (?:many|much|tall|long|large|big|old|high|far|often|fast|heavy|wide|deep)\b|"
-        r"\bwhat (?:percentage|percent|number|rate|size|amount|fraction|share|score|accuracy|value)\b",
+        r"\bwhat (?:percentage|percent|number|rate|size|amount|fraction|share|score|accuracy|value)\b|"
+        r"\bwhat (?:is|are|was|were) the (?:\w+ )?(?:minimum|maximum|limit|cost|price|fee|fine|length|duration)\b",
         q,
     ):
         return _NUMBERISH
@@ -66,9 +73,18 @@ def answer_type(question: str) -> re.Pattern | None:
         return _CODEISH
     if re.search(r"\bwho\b|\bwhom\b|\bwhat (?:is|was) (?:the|its|his|her|their) name\b|\bwhat name\b", q):
         return _NAMEISH
+    if re.search(rf"\bwhich\s+(?:[\w-]+\s+){{0,2}}?(?:{_NAMED_KINDS})\b", q):
+        return _NAMEISH  # "which language model": things known by their names
     return None
 
 
+# Kinds of things known by a proper name ("which retriever" -> "ColBERTv2").
+_NAMED_KINDS = (
+    r"retrievers?|implementations?|extensions?|organi[sz]ations?|compan(?:y|ies)|agenc(?:y|ies)|"
+    r"institutes?|universit(?:y|ies)|persons?|people|authors?|tools?|librar(?:y|ies)|frameworks?|"
+    r"standards?|orders?|acts?|laws?|products?|projects?|programs?|programmes?|languages?|datasets?|"
+    r"benchmarks?|countr(?:y|ies)|cit(?:y|ies)|teams?|departments?|papers?|books?|characters?"
+)
 _QUOTE = "\"'\u2018\u2019\u201c\u201d"
 _FOCUS = [
     # "What does PPI stand for", "what category does RS.MI stand for", "what does a loss of availability mean"
@@ -127,7 +143,12 @@ def definition_start(text: str, term: str) -> int | None:
     )
     if lead:
         return lead.start(1)
-    inner = re.search(rf"[.;:\])\u201d\"]\s+({head})\s+(?i:is|are|means|refers\s+to)\b", text)
+    # After punctuation ("... SEC. 3542] A loss of ..."), or after a heading run into the
+    # sentence ("Information Security A security incident is ...").
+    inner = re.search(
+        rf"(?:[.;:\])\u201d\"]|^\s*(?:(?!(?:The|A|An|This|That|These|Those|Each|Every|Its|Our|Their)\b)[A-Z][\w-]*\s+){{1,5}})\s*({head})\s+(?i:is|are|means|refers\s+to)\b",
+        text,
+    )
     return inner.start(1) if inner else None
 
 
@@ -164,6 +185,8 @@ def _defining_line(text: str, term: str) -> tuple[int, int] | None:
     return None
 
 
+# A numbered part of the document itself: its "entry" is a caption or heading, not an answer.
+_CAPTION = re.compile(r"(?:table|figure|fig|chapter|section|appendix|page|part|step|example)\b")
 _JOINERS = {"of", "and", "for", "the", "in", "on", "to", "&"}
 
 
@@ -188,7 +211,13 @@ def _spelled_out(acronym: str, text: str) -> bool:
 
 
 def _entry(code: str) -> re.Pattern:
-    return re.compile(rf"(?<![\w.\-])(?i:{re.escape(code)}):[ \t]*\S")
+    return re.compile(rf"(?<![\w.\-])(?i:{re.escape(code)}):(?!\d)[ \t]*\S")  # not "27001:2013"
+
+
+def _is_heading(sentence: str) -> bool:
+    """A title of up to three words ("Hybrid cloud.", "Tier 3"), not dialogue."""
+    words = sentence.split()
+    return 0 < len(words) <= 3 and words[0][:1].isupper() and not any(c in sentence for c in _QUOTE)
 
 
 def _is_label(sentence: str, term: str) -> bool:
@@ -214,7 +243,7 @@ def entry_span(text: str, code: str) -> tuple[int, int] | None:
     while pos != -1:
         nxt = text.find("\n", pos + 1)
         line = text[pos + 1 : nxt if nxt != -1 else len(text)].strip()
-        if not line or _is_row(line):
+        if not line or _is_row(line) or line[0] in "\u2022\u25aa*-":  # a blank line, a table row, a new item
             end = pos
             break
         pos = nxt
@@ -246,6 +275,27 @@ def code_terms(text: str) -> set[str]:
         for t in re.findall(r"[A-Za-z0-9][\w.\-]*[A-Za-z0-9]", text)
         if "_" in t or (re.search(r"\d", t) and re.search(r"[A-Za-z]", t)) or re.search(r"[A-Z]\.[A-Z]", t)
     }
+
+
+_NAMED_CODE = re.compile(
+    r"((?:[A-Z][\w-]*|of|and|for|the|&)(?:\s+(?:[A-Z][\w-]*|of|and|for|the|&))+)\s*\(([^()\s]{2,16})\)"
+)
+
+
+def _code_of_asked_name(text: str, question: str, qwords: set[str]) -> bool:
+    """``text`` gives a name from the question with its identifier in brackets after it:
+    "Supply Chain Risk Management (ID.SC)" for "the identifier of the Supply Chain Risk
+    Management category" - the reverse of an acronym's expansion."""
+    for m in _NAMED_CODE.finditer(" ".join(text.split())):
+        name, code = set(), m.group(2)
+        for word in reversed(m.group(1).split()):  # the name's words nearest the bracket
+            w = content_words(word)
+            if not w <= qwords:
+                break
+            name |= w
+        if len(name) >= 2 and _CODEISH.fullmatch(code) and code.lower() not in question.lower():
+            return True
+    return False
 
 
 def _has_new(pattern: re.Pattern, text: str, question: str) -> bool:
@@ -314,6 +364,8 @@ def rank_quotes(
                 if i + width > len(spans):
                     continue
                 s, e = spans[i][0], spans[i + width - 1][1]
+                if width == 2 and _is_heading(hit.text[spans[i + 1][0] : e]):
+                    continue  # "... of the cloud provider. Hybrid cloud.": the next entry's title
                 if e - s > max_chars * width or (width == 1 and e - s > max_chars):
                     continue
                 lo = spans[max(0, i - 1)][0]
@@ -355,6 +407,7 @@ def rank_quotes(
         sem = np.zeros(len(cands))
     doc_nums = [numbers(h.doc) for h in hits[:max_passages]]
     doc_names = [h.doc.lower() for h in hits[:max_passages]]
+    qlabels = numbered_labels(question)  # "Tier 3": its entry "Tier 3: Repeatable" answers
     focus = focus_term(question)
     yes_no = is_yes_no(question)
     stands_for = bool(re.search(r"\bstands?\s+for\b", question, re.I))  # wants the expansion
@@ -380,14 +433,18 @@ def rank_quotes(
         flat = " ".join(text.split())
         # "Hybrid cloud. The cloud infrastructure is ...": a label sentence and its definition.
         label_first = len(idx) == 2 and focus is not None and _is_label(sentences[idx[0]], focus)
+        entries = codes | {lab for lab in qlabels if lab not in doc_words(doc_names[n - 1]) and not _CAPTION.match(lab)}
         defined = (len(idx) == 1 or label_first) and (
-            (focus is not None and defines(flat, focus, stands_for)) or any(labels(flat, c) for c in codes)
+            (focus is not None and defines(flat, focus, stands_for))
+            or any(labels(flat, c) for c in entries)
+            # "Supply Chain Risk Management (ID.SC)": the identifier of what is asked about
+            or (want is _CODEISH and _code_of_asked_name(flat, question, qwords))
         )
         if stands_for and focus is not None and not defined:
             score -= 0.2  # "What does SEE stand for?" is answered by its expansion only
         if defined:
             score += 0.3
-            cut = _definition_cut(text, focus, codes, bool(shown))
+            cut = _definition_cut(text, focus, entries, bool(shown))
             if cut is not None:
                 (a, b), entry = cut
                 s, e, text = s + a, s + b, text[a:b]

@@ -14,7 +14,7 @@ import numpy as np
 
 from rag.index import VectorIndex
 from rag.settings import Settings
-from rag.store import Store
+from rag.store import Store, numbered_labels
 from rag.types import Hit
 
 logger = logging.getLogger(__name__)
@@ -74,7 +74,14 @@ class Retriever:
         elif mode == "bm25":
             fused = sparse
         else:
-            fused = rrf_fuse([[i for i, _ in dense], [i for i, _ in sparse]], [s.dense_weight, s.bm25_weight], s.rrf_k)
+            rankings, weights = [[i for i, _ in dense], [i for i, _ in sparse]], [s.dense_weight, s.bm25_weight]
+            labels = [p for p in numbered_labels(query) if not self.store.names_document(p)]
+            if labels:
+                # "Tier 3" asked about: the pages that say "Tier 3" rank as a third list.
+                expr = " AND ".join(f'"{p}"' for p in labels)
+                rankings.append([i for i, _ in self.store.match(expr, n_cand, collections, doc_ids)])
+                weights.append(s.bm25_weight)
+            fused = rrf_fuse(rankings, weights, s.rrf_k)
         n_keep = max(k, s.candidates if self.reranker else k)
         hits = self._page_hits(fused, n_keep) if s.group_pages else self._chunk_hits(fused[:n_keep])
         self._attach_dense_scores(hits, qvec, dict(dense))

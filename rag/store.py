@@ -445,7 +445,24 @@ class Store:
         identifier_weight: int = 1,
     ) -> list[tuple[int, float]]:
         """Full-text search (SQLite FTS5, BM25). Returns (chunk_id, score) best first."""
-        expr = fts_query(query, identifier_weight)
+        return self.match(fts_query(query, identifier_weight), k, collections, doc_ids)
+
+    def names_document(self, label: str) -> bool:
+        """Whether a document's file name holds ``label``'s words in order ("FIPS 199")."""
+        pattern = "%" + "%".join(re.findall(r"[a-z0-9]+", label.lower())) + "%"
+        return (
+            self.db.execute("SELECT 1 FROM documents WHERE lower(name) LIKE ? LIMIT 1", (pattern,)).fetchone()
+            is not None
+        )
+
+    def match(
+        self,
+        expr: str,
+        k: int,
+        collections: Sequence[str] | None = None,
+        doc_ids: Sequence[int] | None = None,
+    ) -> list[tuple[int, float]]:
+        """The chunks matching the FTS5 expression ``expr``, by BM25: (chunk_id, score) best first."""
         if not expr:
             return []
         sql = (
@@ -495,6 +512,23 @@ def fts_query(query: str, identifier_weight: int = 1) -> str:
     for t in query_terms(query):
         terms.extend([t] * (max(1, identifier_weight) if _IDENTIFIER.search(t) else 1))
     return " OR ".join('"' + t.replace('"', "") + '"' for t in terms)
+
+
+_NUMBERED = re.compile(r"\b([A-Z][A-Za-z\-]*)\s+(\d+(?:[.\-]\d+)*)\b")
+
+
+def numbered_labels(query: str) -> list[str]:
+    """Capitalised word-and-number labels of a query, lower-cased: "Tier 3", "Table 5".
+
+    Each word of "Implementation Tier 3" is common in a framework that describes four
+    tiers; the page that says "Tier 3" is the one that has them side by side.
+    """
+    out: list[str] = []
+    for word, num in _NUMBERED.findall(query):
+        phrase = f"{word.lower()} {num}"
+        if word.lower() not in _STOPWORDS and phrase not in out:
+            out.append(phrase)
+    return out
 
 
 def _valid_collection_name(name: str) -> str:

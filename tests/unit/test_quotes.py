@@ -294,3 +294,69 @@ def test_an_acronym_is_quoted_from_its_line_in_a_table_of_terms():
     # Without an expansion, a "stand for" question gets no quote good enough to answer.
     q = best_quote("What does SEE stand for?", [story])
     assert q is None or q.score < 0.45
+
+
+TIERS = (
+    "This publication is available free of charge 9\n"
+    "Tier 2: Risk Informed\n"
+    "• Risk Management Process – Risk management practices are approved by management.\n"
+    "Tier 3: Repeatable\n"
+    "• Risk Management Process – The organization's practices are formally approved as policy.\n"
+)
+
+
+def test_a_numbered_label_asked_about_is_quoted_from_its_entry():
+    overview = _hit("Implementation Tiers describe how an organization views risk; the name of each tier follows.", 1)
+    q = best_quote("What is the name of Implementation Tier 3?", [overview, _hit(TIERS, 2)])
+    assert q is not None and q.n == 2 and q.defines and q.text == "Tier 3: Repeatable"
+    # "Partial (Tier 1)" names the tier in brackets, as an acronym is expanded.
+    q = best_quote("What is the name of Tier 1?", [overview, _hit("Tiers range from Partial (Tier 1) onwards.", 2)])
+    assert q is not None and q.n == 2 and q.defines
+
+
+def test_captions_and_versions_are_no_entries():
+    table = _hit("TABLE 1: POTENTIAL IMPACT DEFINITIONS\nHIGH The loss could have a severe adverse effect.", 1)
+    q = best_quote("In Table 1, what adverse effect does a HIGH impact have?", [table])
+    assert q is not None and not q.defines and "severe adverse effect" in q.text
+    assert not labels("ISO/IEC 27001:2013 A.6.1.5, A.14.1.1", "iec 27001")
+
+
+def test_a_definition_run_into_its_heading_starts_after_it():
+    text = "Information Security A security incident is any event that could expose company or customer data."
+    q = best_quote("How does the handbook define a security incident?", [_hit(text)])
+    assert q is not None and q.defines
+    assert q.text == "A security incident is any event that could expose company or customer data."
+
+
+def test_an_identifier_question_quotes_the_name_asked_about_with_its_code_in_brackets():
+    history = _hit("Finally, a Supply Chain Risk Management Category has been added to the Framework Core.", 1)
+    core = _hit("4 SA-14, PM-8 Supply Chain Risk Management (ID.SC): The organization's priorities are set.", 2)
+    q = best_quote("What is the unique identifier of the Supply Chain Risk Management category?", [history, core])
+    assert q is not None and q.n == 2 and q.defines and "(ID.SC)" in q.text
+    # A code beside other words is not the identifier of the name asked about.
+    other = _hit("4 SA-14, PM-8 Risk Assessment (ID.RA): The organization understands the risk.", 2)
+    q = best_quote("What is the unique identifier of the Supply Chain Risk Management category?", [history, other])
+    assert q is not None and not q.defines
+
+
+def test_a_time_question_prefers_the_sentence_with_a_time_of_day():
+    text = (
+        "'Yes, that's it,' said the Hatter with a sigh, 'it's always tea-time with Time.' "
+        "'He won't do a thing I ask! It's always six o'clock now.'"
+    )
+    assert answer_type("What time is it always at the tea-party?").search("six o\u2019clock")
+    q = best_quote("Since the quarrel with Time, what time is it always at the tea-party?", [_hit(text)])
+    assert q is not None and "six o'clock" in q.text
+
+
+def test_a_which_question_about_a_named_kind_prefers_a_sentence_naming_one():
+    assert answer_type("Which retriever performed best?") is not None
+    assert answer_type("Which value cannot be assigned?") is None  # values are seldom names
+    text = (
+        "Our system can use another high-quality model for generating synthetic queries and answers. "
+        "It is discussed in the next section of this paper. "
+        "To generate synthetic queries, the system primarily uses FLAN-T5 XXL."
+    )
+    question = "Which language model does the system use to generate its synthetic queries and answers?"
+    q = best_quote(question, [_hit(text)])
+    assert q is not None and "FLAN-T5 XXL" in q.text

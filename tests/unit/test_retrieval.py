@@ -149,6 +149,34 @@ def test_k_limits_the_results(concept_rag):
     assert len(concept_rag.search("the", k=2, mode="dense")) == 2
 
 
+def test_a_page_naming_the_numbered_label_asked_about_ranks_first(settings, monkeypatch):
+    rag = RAG(settings, embedder=ConceptEmbedder(), generator=FakeGenerator())
+    _add(
+        rag,
+        "overview.pdf",
+        [
+            "Each implementation tier has a name: the implementation tier 1 name and the implementation tier 2 name "
+            "are given in section 3, with the implementation guidance."
+        ],
+    )
+    _add(rag, "tiers.pdf", ["Tier 3: Repeatable. Practices are approved and expressed as policy."])
+    _add(rag, "filler.txt", ["Nothing noteworthy appears on this page whatsoever."])
+    question = "What is the name of Implementation Tier 3?"
+    assert rag.search(question, k=1)[0].doc == "tiers.pdf"
+    # Without the "Tier 3" list, the page repeating the question's words wins.
+    monkeypatch.setattr("rag.retrieval.numbered_labels", lambda q: [])
+    assert rag.search(question, k=1)[0].doc == "overview.pdf"
+
+
+def test_a_label_naming_a_document_is_no_evidence_for_a_page(settings):
+    rag = RAG(settings, embedder=ConceptEmbedder(), generator=FakeGenerator())
+    _add(rag, "fips-199-categorization.pdf", ["Impact levels are low, moderate and high for each objective."])
+    _add(rag, "other.pdf", ["FIPS 199 is cited here once, in passing, beside nothing else."])
+    assert rag.store.names_document("fips 199") and not rag.store.names_document("tier 3")
+    # "FIPS 199" names the first file: the page that merely mentions it gains nothing.
+    assert rag.search("What impact levels does FIPS 199 use?", k=1)[0].doc == "fips-199-categorization.pdf"
+
+
 # -- filters inside the search --------------------------------------------------------------
 
 

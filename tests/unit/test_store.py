@@ -9,7 +9,7 @@ import pytest
 
 from ingest.chunking import WhitespaceTokenizer, chunk_pages
 from rag.errors import StoreError
-from rag.store import DEFAULT_COLLECTION, Store, fts_query
+from rag.store import DEFAULT_COLLECTION, Store, fts_query, numbered_labels
 from rag.types import ChunkSpan, Page
 from tests.fakes import FakeEmbedder
 from tests.unit.inprocess import parse_in_process  # noqa: F401 (autouse)
@@ -142,6 +142,25 @@ def test_fts_query_repeats_only_code_like_terms():
         ['"pr.ip-4"'] * 2 + ['"like"'] + ['"5e-6"'] * 2 + ['"flan-t5"'] * 2 + ['"tier"', '"3"']
     )
     assert fts_query("state-of-the-art results", 3) == '"state-of-the-art" OR "results"'
+
+
+def test_numbered_labels_are_capitalised_words_with_a_number():
+    assert numbered_labels("What is the name of Implementation Tier 3?") == ["tier 3"]
+    assert numbered_labels("In FIPS 199's Table 1, and Version 1.0 of SP 800-145?") == [
+        "fips 199",
+        "table 1",
+        "version 1.0",
+        "sp 800-145",
+    ]
+    # Lower-case words before a number are no labels, nor are stop words.
+    assert numbered_labels("With only 25 labeled datapoints, in 2013 and The 3 others") == []
+
+
+def test_match_finds_an_exact_phrase_only(store):
+    _put(store, "tiers.pdf", ["Tier 3: Repeatable practices."])
+    _put(store, "apart.pdf", ["Each tier has a number; 3 of them are named."])
+    found = [store.hits([cid])[cid].doc for cid, _ in store.match('"tier 3"', 10)]
+    assert found == ["tiers.pdf"]
 
 
 def test_collections_crud(store):
