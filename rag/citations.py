@@ -211,11 +211,14 @@ def missing_specifics(question: str, texts: Sequence[str]) -> list[str]:
 
 def _stem(w: str) -> str:
     """A light, consistent stem: inflections off, then a doubled last consonant and a final
-    "e" off, so "labelled" ~ "label", "studies" ~ "study", "taking" ~ "take", "called" ~ "call"."""
+    "e" off, so "labelled" ~ "label", "studies" ~ "study", "taking" ~ "take", "called" ~ "call",
+    "shelves" ~ "shelf"."""
     if not w.isalpha():
         return w
     if len(w) > 5 and w.endswith("ies"):
         w = w[:-3] + "y"
+    elif len(w) > 5 and w.endswith("elves"):  # "shelves" ~ "shelf"
+        w = w[:-3] + "f"
     else:
         for suffix in ("ing", "ed", "es", "s"):
             if len(w) > len(suffix) + 3 and w.endswith(suffix):
@@ -305,7 +308,7 @@ def best_support(
     return best
 
 
-def is_supported(sup: Support, min_score: float = 0.45, min_lexical: float = 0.5) -> bool:
+def is_supported(sup: Support, min_score: float = 0.45, min_lexical: float = 0.6) -> bool:
     return sup.score >= min_score and sup.lexical >= min_lexical
 
 

@@ -218,3 +218,22 @@ def test_list_numbers_and_lead_ins_are_no_claims_and_cite_nothing(hits):
         ("The lighthouse was built in 1872.", True, [1]),
     ]
     assert [c.n for c in v.citations] == [1]
+
+
+def test_a_claim_needs_most_of_its_words_on_the_page():
+    # Half the words (Alice, sister, Queen) are on the page; "older sister ... is the Queen" is not.
+    page = [
+        Hit(
+            chunk_id=1,
+            doc="alice.pdf",
+            page=76,
+            text="Alice saw the Queen, and her sister's dream faded away.",
+            score=1.0,
+        )
+    ]
+    claim = "Alice's older sister in Alice's Adventures in Wonderland is the Queen."
+    assert lexical_support(claim, page[0].text) == 0.5
+    v = verify_answer(claim, page, question="What is the name of Alice's older sister?")
+    assert not v.claims[0].supported and v.citations == []
+    v = verify_answer("Alice saw the Queen [1].", page, question="Whom did Alice see?")
+    assert v.claims[0].supported and v.citations[0].page == 76

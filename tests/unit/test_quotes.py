@@ -360,3 +360,7 @@ def test_a_which_question_about_a_named_kind_prefers_a_sentence_naming_one():
     question = "Which language model does the system use to generate its synthetic queries and answers?"
     q = best_quote(question, [_hit(text)])
     assert q is not None and "FLAN-T5 XXL" in q.text
+
+
+def test_stems_join_plurals_in_elves():
+    assert content_words("the jar on one of the shelves") >= content_words("a shelf jar")
