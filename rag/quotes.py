@@ -282,20 +282,21 @@ _NAMED_CODE = re.compile(
 )
 
 
-def _code_of_asked_name(text: str, question: str, qwords: set[str]) -> bool:
-    """``text`` gives a name from the question with its identifier in brackets after it:
-    "Supply Chain Risk Management (ID.SC)" for "the identifier of the Supply Chain Risk
-    Management category" - the reverse of an acronym's expansion."""
-    for m in _NAMED_CODE.finditer(" ".join(text.split())):
-        name, code = set(), m.group(2)
-        for word in reversed(m.group(1).split()):  # the name's words nearest the bracket
-            w = content_words(word)
+def _code_of_asked_name(text: str, question: str, qwords: set[str]) -> int | None:
+    """Where ``text`` gives a name from the question with its identifier in brackets after
+    it: "Supply Chain Risk Management (ID.SC)" for "the identifier of the Supply Chain Risk
+    Management category" - the reverse of an acronym's expansion. None if it does not."""
+    for m in _NAMED_CODE.finditer(text):
+        name, code, start = set(), m.group(2), None
+        for word in reversed(list(re.finditer(r"\S+", m.group(1)))):  # the name's words nearest the bracket
+            w = content_words(word.group(0))
             if not w <= qwords:
                 break
             name |= w
+            start = m.start(1) + word.start()
         if len(name) >= 2 and _CODEISH.fullmatch(code) and code.lower() not in question.lower():
-            return True
-    return False
+            return start
+    return None
 
 
 def _has_new(pattern: re.Pattern, text: str, question: str) -> bool:
@@ -434,17 +435,20 @@ def rank_quotes(
         # "Hybrid cloud. The cloud infrastructure is ...": a label sentence and its definition.
         label_first = len(idx) == 2 and focus is not None and _is_label(sentences[idx[0]], focus)
         entries = codes | {lab for lab in qlabels if lab not in doc_words(doc_names[n - 1]) and not _CAPTION.match(lab)}
+        # "Supply Chain Risk Management (ID.SC)": the identifier of what is asked about
+        named_at = _code_of_asked_name(text, question, qwords) if want is _CODEISH else None
         defined = (len(idx) == 1 or label_first) and (
             (focus is not None and defines(flat, focus, stands_for))
             or any(labels(flat, c) for c in entries)
-            # "Supply Chain Risk Management (ID.SC)": the identifier of what is asked about
-            or (want is _CODEISH and _code_of_asked_name(flat, question, qwords))
+            or named_at is not None
         )
         if stands_for and focus is not None and not defined:
             score -= 0.2  # "What does SEE stand for?" is answered by its expansion only
         if defined:
             score += 0.3
             cut = _definition_cut(text, focus, entries, bool(shown))
+            if cut is None and named_at:
+                cut = (named_at, len(text)), False
             if cut is not None:
                 (a, b), entry = cut
                 s, e, text = s + a, s + b, text[a:b]
