@@ -282,6 +282,9 @@ _NAMED_CODE = re.compile(
 )
 
 
+_ID_ENTRY = re.compile(r"(?<![\w.\-])([A-Z]{2,}\.[A-Z]{2,}(?:-\d+)?):(?!\d)[ \t]*(?=\S)")
+
+
 def _code_of_asked_name(text: str, question: str, qwords: set[str]) -> int | None:
     """Where ``text`` gives a name from the question with its identifier in brackets after
     it: "Supply Chain Risk Management (ID.SC)" for "the identifier of the Supply Chain Risk
@@ -349,6 +352,7 @@ def rank_quotes(
     cands: list[tuple[int, int, int, str, str, float, float]] = []  # n, start, end, text, shown, lexical (gate, rank)
     parts: list[tuple[int, ...]] = []  # the sentences (indices into ``sentences``) of each candidate
     sentences: list[str] = []
+    describing: set[int] = set()  # candidates that are identifier entries describing what is asked
     for n, hit in enumerate(hits[:max_passages], 1):
         spans = [(s, e) for s, e in split_sentences(hit.text) if e - s >= 12]
         # Words of the file name pick the document, not the sentence within it: "coffee" in
@@ -394,6 +398,20 @@ def rank_quotes(
             cands.append((n, s, e, hit.text[s:e], shown, lex, lex_rank))
             parts.append((len(sentences),))
             sentences.append(shown)
+        if want is _CODEISH:
+            # "Which subcategory ID covers protecting data at rest?": the entry whose text
+            # says what the question describes ("PR.DS-1: Data-at-rest is protected").
+            for m in _ID_ENTRY.finditer(hit.text):
+                if m.group(1).lower() in question.lower():
+                    continue
+                s, e = entry_span(hit.text, m.group(1)) or (m.start(), m.end())
+                said = content_words(hit.text[m.end() : e]) & qwords
+                own = content_words(hit.text[s:e])
+                if len(said) >= 2:
+                    describing.add(len(cands))
+                cands.append((n, s, e, hit.text[s:e], "", _share(qwords, own), _share(ranked_words, own)))
+                parts.append((len(sentences),))
+                sentences.append(hit.text[s:e])
     if not cands:
         return []
     if embed is not None:
@@ -413,7 +431,7 @@ def rank_quotes(
     yes_no = is_yes_no(question)
     stands_for = bool(re.search(r"\bstands?\s+for\b", question, re.I))  # wants the expansion
     out: list[Quote] = []
-    for (n, s, e, text, shown, lex, lex_rank), idx, sv in zip(cands, parts, sem):
+    for j, ((n, s, e, text, shown, lex, lex_rank), idx, sv) in enumerate(zip(cands, parts, sem)):
         read = shown or text
         if not yes_no and content_words(read) <= qwords:
             continue  # "Hybrid cloud." for "What is a hybrid cloud?": the question's own words
@@ -441,6 +459,7 @@ def rank_quotes(
             (focus is not None and defines(flat, focus, stands_for))
             or any(labels(flat, c) for c in entries)
             or named_at is not None
+            or j in describing
         )
         if stands_for and focus is not None and not defined:
             score -= 0.2  # "What does SEE stand for?" is answered by its expansion only

@@ -365,3 +365,22 @@ def test_a_which_question_about_a_named_kind_prefers_a_sentence_naming_one():
 
 def test_stems_join_plurals_in_elves():
     assert content_words("the jar on one of the shelves") >= content_words("a shelf jar")
+
+
+PROTECT_TABLE = (
+    "Data Security (PR.DS): Information and records are managed.\n"
+    "PR.DS-1: Data-at-rest is protected CIS CSC 13, 14\n"
+    "COBIT 5 APO01.06, BAI02.01\n"
+    "PR.DS-2: Data-in-transit is protected CIS CSC 13, 14\n"
+    "COBIT 5 APO01.06, DSS05.02\n"
+)
+
+
+def test_an_identifier_question_quotes_the_entry_that_describes_what_it_asks():
+    glossary = _hit("Examples of Subcategories include “Data-at-rest is protected” and others.", 1)
+    question = "Which Framework Core subcategory ID covers protecting data at rest?"
+    q = best_quote(question, [glossary, _hit(PROTECT_TABLE, 2)])
+    assert q is not None and q.n == 2 and q.defines
+    assert q.text == "PR.DS-1: Data-at-rest is protected CIS CSC 13, 14"
+    # An entry that shares one word with the question describes something else.
+    assert not any(c.defines for c in rank_quotes("Which subcategory ID covers data backups?", [_hit(PROTECT_TABLE)]))
