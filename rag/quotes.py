@@ -425,8 +425,14 @@ def rank_quotes(
     else:
         sem = np.zeros(len(cands))
     doc_nums = [numbers(h.doc) for h in hits[:max_passages]]
-    doc_names = [h.doc.lower() for h in hits[:max_passages]]
-    qlabels = numbered_labels(question)  # "Tier 3": its entry "Tier 3: Repeatable" answers
+    # Per passage: the question's identifiers, and those plus its labels ("Tier 3", whose
+    # entry "Tier 3: Repeatable" answers), that do not name the passage's own document.
+    qlabels = [lab for lab in numbered_labels(question) if not _CAPTION.match(lab)]
+    doc_codes = [{c for c in qcodes if c not in h.doc.lower()} for h in hits[:max_passages]]
+    doc_entries = [
+        codes | {lab for lab in qlabels if lab not in doc_words(h.doc.lower())}
+        for codes, h in zip(doc_codes, hits[:max_passages])
+    ]
     focus = focus_term(question)
     yes_no = is_yes_no(question)
     stands_for = bool(re.search(r"\bstands?\s+for\b", question, re.I))  # wants the expansion
@@ -443,7 +449,7 @@ def rank_quotes(
         asked = qnums - doc_nums[n - 1]  # "FIPS 199" names the document, not the answer
         if asked:
             score += 0.08 if asked <= numbers(read) else -0.04
-        codes = {c for c in qcodes if c not in doc_names[n - 1]}
+        codes = doc_codes[n - 1]
         if codes:  # "sbi_hart_suspend", "RS.MI": the answer names them whole
             named = sum(c in read.lower() for c in codes)
             score += 0.1 if named == len(codes) else -0.05 if named == 0 else 0.0
@@ -452,7 +458,7 @@ def rank_quotes(
         flat = " ".join(text.split())
         # "Hybrid cloud. The cloud infrastructure is ...": a label sentence and its definition.
         label_first = len(idx) == 2 and focus is not None and _is_label(sentences[idx[0]], focus)
-        entries = codes | {lab for lab in qlabels if lab not in doc_words(doc_names[n - 1]) and not _CAPTION.match(lab)}
+        entries = doc_entries[n - 1]
         # "Supply Chain Risk Management (ID.SC)": the identifier of what is asked about
         named_at = _code_of_asked_name(text, question, qwords) if want is _CODEISH else None
         defined = (len(idx) == 1 or label_first) and (
