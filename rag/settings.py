@@ -65,6 +65,10 @@ class Settings:
     llm_model: str = BUNDLED
     llm_device: str = "auto"
     llm_quantization: str = "none"  # none | 4bit | 8bit
+    # KV cache of the transformers backend. "static" preallocates it, which lets
+    # transformers compile the decode step into CUDA graphs on a GPU; "auto" = static on
+    # CUDA, dynamic on the CPU (where compiling does not pay).
+    llm_kv_cache: str = "auto"  # auto | static | dynamic
     llm_max_new_tokens: int = 160
     llm_temperature: float = 0.0
     llm_context_tokens: int = 0  # 0 = the model's own context window
@@ -116,6 +120,7 @@ class Settings:
             "embed_dtype": ("auto", "float32", "bfloat16", "float16"),
             "llm_backend": ("transformers", "openai", "extractive"),
             "llm_quantization": ("none", "4bit", "8bit"),
+            "llm_kv_cache": ("auto", "static", "dynamic"),
             "unsupported": ("flag", "drop"),
             "answer_policy": ("auto", "generated", "quoted"),
         }

@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
+import queue
 import shutil
 import threading
 from collections.abc import Iterator, Sequence
@@ -20,6 +21,10 @@ from rag.generators.base import Message
 from rag.settings import BUNDLED, Settings
 
 logger = logging.getLogger(__name__)
+
+# Length of the static KV cache (prompt + answer), capped so that a model with a long
+# context window does not preallocate gigabytes; a longer request enlarges it once.
+STATIC_CACHE_TOKENS = 4096
 
 
 def _torch():
@@ -84,6 +89,7 @@ class TransformersGenerator:
         max_new_tokens: int = 160,
         temperature: float = 0.0,
         context_tokens: int = 0,
+        kv_cache: str = "auto",
     ) -> None:
         from rag.models import LLM_NAME
 
@@ -95,10 +101,13 @@ class TransformersGenerator:
         self.max_new_tokens = max_new_tokens
         self.temperature = temperature
         self._context_tokens = context_tokens
+        self.kv_cache = kv_cache
         self._tok = None
         self._model = None
         self._load_lock = threading.Lock()
         self._queue = FairLock()
+        self._worker: GenerationThread | None = None
+        self._warmed = False
         self.notes: list[str] = []
 
     @classmethod
@@ -111,6 +120,7 @@ class TransformersGenerator:
             s.llm_max_new_tokens,
             s.llm_temperature,
             s.llm_context_tokens,
+            s.llm_kv_cache,
         )
 
     # -- loading ---------------------------------------------------------------------
@@ -119,7 +129,20 @@ class TransformersGenerator:
         return self._model is not None
 
     def warm_up(self) -> None:
-        self._ensure()
+        _, model = self._ensure()
+        if self.static_cache(model) and not self._warmed:
+            # On a GPU the first generation with a static cache compiles the decode step
+            # (tens of seconds): pay it here, at start-up, not in the first question.
+            for _ in self.stream([{"role": "user", "content": "Say hello."}], max_new_tokens=8):
+                pass
+        self._warmed = True
+
+    def static_cache(self, model=None) -> bool:
+        """Whether generation preallocates its KV cache (and so can run a compiled decode step)."""
+        if self.kv_cache == "auto":
+            model = model if model is not None else self._ensure()[1]
+            return self.device_of(model).startswith("cuda")
+        return self.kv_cache == "static"
 
     def _ensure(self):
         if self._model is None:
@@ -215,6 +238,7 @@ class TransformersGenerator:
         if self.loaded:
             info["device"] = self.device_of(self._model)
             info["dtype"] = str(next(self._model.parameters()).dtype).replace("torch.", "")
+            info["kv_cache"] = "static" if self.static_cache(self._model) else "dynamic"
         if self.notes:
             info["notes"] = list(self.notes)
         return info
@@ -245,6 +269,11 @@ class TransformersGenerator:
             kwargs.update(do_sample=True, temperature=self.temperature, top_p=0.9)
         else:
             kwargs.update(do_sample=False)
+        if self.static_cache(model):
+            # One cache length for every request, so the compiled decode step is reused.
+            kwargs["cache_implementation"] = "static"
+            if hasattr(model.generation_config, "max_cache_len"):  # transformers >= 5
+                kwargs["max_cache_len"] = min(self.context_window, STATIC_CACHE_TOKENS)
         errors: list[BaseException] = []
         cancelled = threading.Event()
 
@@ -264,17 +293,43 @@ class TransformersGenerator:
                 streamer.on_finalized_text("", stream_end=True)
 
         with self._queue:
-            worker = threading.Thread(target=run, daemon=True)
-            worker.start()
+            if self._worker is None:
+                self._worker = GenerationThread()
+            done = self._worker.submit(run)
             try:
                 for piece in streamer:
                     if piece:
                         yield piece
             finally:
                 cancelled.set()
-                worker.join()
+                done.wait()
         if errors:
             raise ModelError(f"generation failed ({errors[0]})")
+
+
+class GenerationThread:
+    """One long-lived thread runs every ``generate`` call of a generator.
+
+    CUDA graphs that torch.compile records for the decode step belong to the thread that
+    recorded them; a fresh thread per request would record them again.
+    """
+
+    def __init__(self) -> None:
+        self._jobs: queue.SimpleQueue = queue.SimpleQueue()
+        threading.Thread(target=self._loop, name="rag-generate", daemon=True).start()
+
+    def _loop(self) -> None:
+        while True:
+            job, done = self._jobs.get()
+            try:
+                job()
+            finally:
+                done.set()
+
+    def submit(self, job) -> threading.Event:
+        done = threading.Event()
+        self._jobs.put((job, done))
+        return done
 
 
 class FairLock:

@@ -54,6 +54,7 @@ def test_the_generator_runs_on_cuda_in_bfloat16(cuda_generator):
     info = cuda_generator.describe()
     assert info["device"].startswith("cuda")
     assert info["dtype"] == "bfloat16"
+    assert info["kv_cache"] == "static"  # the decode step is compiled (CUDA graphs)
 
 
 def test_generation_on_cuda_streams_a_greedy_answer(cuda_generator):

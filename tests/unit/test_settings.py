@@ -71,6 +71,7 @@ def test_reads_the_real_environment(monkeypatch, tmp_path):
         ("RAG_INDEX_KIND", "ivfpq"),
         ("RAG_TOP_K", "0"),
         ("RAG_QUOTE_PASSAGES", "0"),
+        ("RAG_LLM_KV_CACHE", "paged"),
     ],
 )
 def test_invalid_values_name_the_variable(var, value):
