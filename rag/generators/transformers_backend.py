@@ -133,8 +133,13 @@ class TransformersGenerator:
         if self.static_cache(model) and not self._warmed:
             # On a GPU the first generation with a static cache compiles the decode step
             # (tens of seconds): pay it here, at start-up, not in the first question.
-            for _ in self.stream([{"role": "user", "content": "Say hello."}], max_new_tokens=8):
-                pass
+            try:
+                for _ in self.stream([{"role": "user", "content": "Say hello."}], max_new_tokens=8):
+                    pass
+            except ModelError as e:  # e.g. torch.compile finds no C compiler for Triton
+                self.kv_cache = "dynamic"
+                self.notes.append(f"the static KV cache failed ({e}); generating with the dynamic cache")
+                logger.warning(self.notes[-1])
         self._warmed = True
 
     def static_cache(self, model=None) -> bool:

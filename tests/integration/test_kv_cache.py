@@ -53,3 +53,21 @@ def test_every_request_generates_on_the_same_thread(model_cache_dir, monkeypatch
         assert "".join(gen.stream(MESSAGES)).strip()
     assert len(threads) == 2 and threads[0] is threads[1]
     assert threads[0] is not threading.current_thread() and threads[0].name == "rag-generate"
+
+
+def test_a_static_cache_that_fails_at_warm_up_falls_back_to_the_dynamic_one(model_cache_dir, monkeypatch):
+    gen = TransformersGenerator(data_dir=model_cache_dir, device="cpu", max_new_tokens=8, kv_cache="static")
+    _, model = gen._ensure()
+    real_generate = model.generate
+
+    def generate(*args, **kwargs):
+        if kwargs.get("cache_implementation") == "static":
+            raise RuntimeError("InductorError: no working C compiler found")
+        return real_generate(*args, **kwargs)
+
+    monkeypatch.setattr(model, "generate", generate)
+    gen.warm_up()
+    info = gen.describe()
+    assert info["kv_cache"] == "dynamic"
+    assert "static KV cache failed" in info["notes"][0] and "no working C compiler" in info["notes"][0]
+    assert "".join(gen.stream(MESSAGES)).strip()  # the answers still come
