@@ -105,27 +105,36 @@ class Retriever:
         return hits
 
     def _page_hits(self, ranked: list[tuple[int, float]], n: int) -> list[Hit]:
-        """One hit per page: chunks of the same page are merged into one passage.
+        """One hit per page region: chunks of the same page are merged into one passage.
 
         Overlapping or adjacent chunks of a page would otherwise fill several of the
         k slots with the same page; merged, the slots go to other pages and the
         passage carries the neighbouring text. The page's score is its best chunk's.
+        A chunk farther than ``max_merge_chars`` from every passage of its page (in a
+        long text file, which is one page) starts a passage of its own.
         """
         rows = self.store.hits([cid for cid, _ in ranked])
-        groups: dict[tuple[int, int], list[Hit]] = {}
-        order: list[tuple[int, int]] = []
+        groups: dict[tuple[int, int, int], list[Hit]] = {}
+        regions: dict[tuple[int, int], list[int]] = {}  # page -> the start of each group's best chunk
+        order: list[tuple[int, int, int]] = []
+        reach = self.settings.max_merge_chars
         for cid, score in ranked:
             h = rows.get(cid)
             if h is None:
                 continue
             h.score = float(score)
-            key = (h.doc_id, h.page)
-            if key not in groups:
+            # A text or Markdown file is one long page: its distant sections are separate
+            # passages, as the pages of a PDF are. Within one passage's reach, chunks merge.
+            starts = regions.setdefault((h.doc_id, h.page), [])
+            near = next((s for s in starts if abs(h.start - s) <= reach), None)
+            if near is None:
                 if len(order) >= n:
                     continue
-                groups[key] = []
-                order.append(key)
-            groups[key].append(h)
+                near = h.start
+                starts.append(near)
+                groups[(h.doc_id, h.page, near)] = []
+                order.append((h.doc_id, h.page, near))
+            groups[(h.doc_id, h.page, near)].append(h)
         out = []
         for key in order:
             group = groups[key]

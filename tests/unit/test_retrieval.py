@@ -240,3 +240,36 @@ def test_reranker_sees_all_candidates_and_its_order_is_kept(settings):
     assert [h.chunk_id for h in hits] != [h.chunk_id for h in plain]
     assert [h.rank for h in hits] == [1, 2]
     assert hits[0].score > hits[1].score
+
+
+# -- passages of one page -------------------------------------------------------------------
+
+
+def _filler(n: int) -> str:
+    return " ".join(f"Paragraph {i} records routine facts about the weather and the harbour." for i in range(n))
+
+
+def test_distant_sections_of_one_long_page_are_separate_passages(settings):
+    # A Markdown file is one page: its title section and its authors section, far apart,
+    # both match; merged into one passage, one of them would be lost.
+    rag = RAG(settings, embedder=FakeEmbedder(), generator=FakeGenerator())
+    text = f"Vault manual. The vault opens at nine. {_filler(80)} Vault authors: Ada Byron and Alan Turing."
+    _add(rag, "notes.md", [text])
+    _add(rag, "other.md", ["A page about gardening and roses."])
+    assert len(text) > 2 * settings.max_merge_chars
+    hits = rag.search("vault authors", k=5)
+    notes = [h for h in hits if h.doc == "notes.md"]
+    assert len(notes) >= 2 and all(h.page == 1 for h in notes)
+    assert any("Ada Byron" in h.text for h in notes) and any("opens at nine" in h.text for h in notes)
+    spans = sorted((h.start, h.end) for h in notes)
+    assert all(a[1] <= b[0] for a, b in zip(spans, spans[1:]))  # no text in two passages
+
+
+def test_nearby_chunks_of_one_page_still_merge_into_one_passage(settings):
+    rag = RAG(settings, embedder=FakeEmbedder(), generator=FakeGenerator())
+    text = f"Vault manual. The vault opens at nine. {_filler(8)} Vault authors: Ada Byron."
+    _add(rag, "notes.md", [text])
+    assert len(text) < settings.max_merge_chars
+    hits = rag.search("vault authors", k=5)
+    assert [h.doc for h in hits] == ["notes.md"]
+    assert "opens at nine" in hits[0].text and "Ada Byron" in hits[0].text
