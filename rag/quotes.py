@@ -78,6 +78,14 @@ def answer_type(question: str) -> re.Pattern | None:
     return None
 
 
+# "Who wrote ...", "the authors of ...": answered by a byline ("Authors: Jon Saad-Falcon, ...",
+# "Author/publisher: Peter Mell and Timothy Grance", "by Lewis Carroll").
+_ASKS_AUTHOR = re.compile(
+    r"\bwho\s+(?:wrote|authored|(?:is|are|was|were)\s+the\s+(?:authors?|writers?))\b|\bauthors?\s+of\b", re.I
+)
+_BYLINE = re.compile(r"\b[Aa]uthors?\b(?:\s*/\s*\w+)?\s*:\s*[A-Z]|\b(?:written|authored|by)\s+[A-Z][a-z]+\s+[A-Z]")
+
+
 # Kinds of things known by a proper name ("which retriever" -> "ColBERTv2").
 _NAMED_KINDS = (
     r"retrievers?|implementations?|extensions?|organi[sz]ations?|compan(?:y|ies)|agenc(?:y|ies)|"
@@ -435,6 +443,7 @@ def rank_quotes(
     ]
     focus = focus_term(question)
     yes_no = is_yes_no(question)
+    wants_author = bool(_ASKS_AUTHOR.search(question))
     stands_for = bool(re.search(r"\bstands?\s+for\b", question, re.I))  # wants the expansion
     out: list[Quote] = []
     for j, ((n, s, e, text, shown, lex, lex_rank), idx, sv) in enumerate(zip(cands, parts, sem)):
@@ -446,6 +455,8 @@ def rank_quotes(
             score += 0.08 if _has_new(want, read, question) else -0.08
         if read.count(" ") > 60:  # two long sentences read as a wall of text
             score -= 0.03
+        if wants_author and _BYLINE.search(read):
+            score += 0.12
         asked = qnums - doc_nums[n - 1]  # "FIPS 199" names the document, not the answer
         if asked:
             score += 0.08 if asked <= numbers(read) else -0.04

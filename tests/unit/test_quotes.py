@@ -384,3 +384,21 @@ def test_an_identifier_question_quotes_the_entry_that_describes_what_it_asks():
     assert q.text == "PR.DS-1: Data-at-rest is protected CIS CSC 13, 14"
     # An entry that shares one word with the question describes something else.
     assert not any(c.defines for c in rank_quotes("Which subcategory ID covers data backups?", [_hit(PROTECT_TABLE)]))
+
+
+def test_an_author_question_prefers_the_byline_over_the_title():
+    text = (
+        "### cloud-definition.pdf\n"
+        "- Title: *Special Publication 800-145: The Definition of Cloud Computing* (September 2011)\n"
+        "- Author/publisher: Peter Mell and Timothy Grance\n"
+        "- Licence: public domain.\n"
+    )
+    for question in (
+        "Who wrote The Definition of Cloud Computing?",
+        "Who are the authors of The Definition of Cloud Computing?",
+    ):
+        q = best_quote(question, [_hit(text, doc="SOURCES.md")])
+        assert q is not None and "Peter Mell and Timothy Grance" in q.text, question
+    # Without asking for an author, the title line that repeats the question's words wins.
+    q = best_quote("When was The Definition of Cloud Computing published?", [_hit(text, doc="SOURCES.md")])
+    assert q is not None and "Peter Mell" not in q.text
