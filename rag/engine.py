@@ -19,7 +19,15 @@ from rag.citations import content_words, doc_words, missing_specifics, verify_an
 from rag.errors import IndexMismatchError
 from rag.generators.base import Message
 from rag.prompts import NO_ANSWER, SYSTEM_PROMPT, build_messages, standalone_question
-from rag.quotes import best_quote, code_terms, focus_term, plain_text, rank_quotes
+from rag.quotes import (
+    best_quote,
+    code_terms,
+    focus_term,
+    narrow_answer,
+    plain_text,
+    question_coverage,
+    rank_quotes,
+)
 from rag.settings import BUNDLED, Settings
 from rag.store import DEFAULT_COLLECTION, Store
 from rag.types import Answer, Citation, Claim, Hit
@@ -344,7 +352,10 @@ class RAG:
         if not said_no:
             verified = verify_answer(raw, hits, self.embedder.embed_passages, self.settings.unsupported, question=query)
             claims = verified.claims
-            if any(c.supported for c in claims):
+            # A supported claim that shares no word with the question, nor does the sentence
+            # that supports it ("A cup of brewed coffee is about 98% water" for "How long
+            # should green tea steep?"), does not answer it.
+            if any(c.supported and self._speaks_to(query, c, verified.citations) for c in claims):
                 return Answer(
                     question, verified.answer, verified.citations, hits, False, claims, query, timings, raw, "generated"
                 )
@@ -353,6 +364,11 @@ class RAG:
                 if quoted is not None:
                     return quoted
         return Answer(question, NO_ANSWER, [], hits, True, claims, query, timings, raw, "abstained")
+
+    @staticmethod
+    def _speaks_to(query: str, claim: Claim, citations: Sequence[Citation]) -> bool:
+        support = " ".join([claim.text, *(c.quote for c in citations if c.n in claim.citations)])
+        return question_coverage(query, support) > 0
 
     @property
     def quote_first(self) -> bool:
@@ -366,7 +382,15 @@ class RAG:
         q = best_quote(query, hits, self.embedder.embed_passages, self.settings.quote_passages)
         if q is None or q.score < self.settings.min_quote_score:
             return None
-        if q.lexical < self.settings.min_quote_coverage and not q.defines:
+        # A question for a time or a quantity with its unit ("how tall", "what time") is
+        # answered by a sentence that has one: without it, no quote ("How tall was the
+        # Queen of Hearts?" is not answered by a sentence about the Queen); with it, the
+        # sentence may repeat fewer of the question's words ("'three inches is such a
+        # wretched height to be'" for "How tall was the Caterpillar?").
+        narrow = narrow_answer(query, q.shown or q.text)
+        if narrow is False and not q.defines:
+            return None
+        if q.lexical < self.settings.min_quote_coverage - (0.1 if narrow else 0.0) and not q.defines:
             return None
         h = hits[q.n - 1]
         text = q.shown or plain_text(q.text) or " ".join(q.text.split())

@@ -45,6 +45,26 @@ _DATEISH = re.compile(
 _TIMEISH = re.compile(
     r"\b\d{1,2}(?::\d\d)?\s*(?:a\.?m\.?|p\.?m\.?)|\b\d{1,2}:\d\d\b|o[\u2019']clock|\bnoon\b|\bmidnight\b", re.I
 )
+_NUMBER_WORD = (
+    r"\d[\d,.]*|an?|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|fifteen|twenty|thirty|"
+    r"forty|fifty|sixty|hundred|thousand|half|several|few"
+)
+_LENGTH_UNITS = (
+    r"inch(?:es)?|foot|feet|yards?|miles?|mm|cm|km|metres?|meters?|millimet(?:re|er)s?|centimet(?:re|er)s?|"
+    r"kilomet(?:re|er)s?|bits?|bytes?|[KMGT]i?B"
+)
+_TIME_UNITS = r"seconds?|minutes?|hours?|days?|nights?|weeks?|months?|years?|decades?|centuries|century"
+_OTHER_UNITS = r"grams?|kg|kilograms?|pounds?|lbs?|ounces?|tons?|tonnes?|mph|knots?|km/h"
+
+
+def _quantity(units: str) -> re.Pattern:
+    """A quantity with its unit: "three inches", "8 minutes", "about one year", "20 bits"."""
+    return re.compile(rf"\b(?:{_NUMBER_WORD})(?:\s+and\s+a\s+half)?[\s-]*(?:{units})\b", re.I)
+
+
+_LENGTH = _quantity(_LENGTH_UNITS)  # how tall, high, wide, deep, far
+_DURATION = _quantity(_TIME_UNITS)  # how long does it take, how long ago
+_WITH_UNIT = _quantity(f"{_LENGTH_UNITS}|{_TIME_UNITS}|{_OTHER_UNITS}")  # how long, old, heavy, fast
 _CODEISH = re.compile(r"\b(?:[A-Z]{2,}\.[A-Z]{2,}(?:-\d+)?|[A-Za-z]+\d\w*|[A-Za-z]+_\w+|0x[0-9A-Fa-f]+)\b")
 _NAMEISH = re.compile(r"(?<![.!?]\s)(?<!^)\b[A-Z][a-z]+|\b[A-Z]{2,}\b|\b[A-Za-z]+-?\d[\w-]*")
 
@@ -60,8 +80,17 @@ def answer_type(question: str) -> re.Pattern | None:
         return _TIMEISH
     if re.search(r"\bwhen\b|\bwhat (?:year|date|month|day)\b|\bwhich year\b", q):
         return _DATEISH
+    if re.search(r"\bhow (?:tall|high|wide|deep|far)\b", q):
+        return _LENGTH  # a number with its unit of length
     if re.search(
-        r"\bhow (?:many|much|tall|long|large|big|old|high|far|often|fast|heavy|wide|deep)\b|"
+        r"\bhow long\b.*\b(?:last|lasts|lasted|take|takes|took|ago|after|afterwards|later|before|until|wait|stay|steep|live)\b",
+        q,
+    ):
+        return _DURATION  # "how long does it take": a time, not a length
+    if re.search(r"\bhow (?:long|old|heavy|fast)\b", q):
+        return _WITH_UNIT  # a length, a duration, an age, a weight, a speed
+    if re.search(
+        r"\bhow (?:many|much|large|big|often)\b|"
         r"\bwhat (?:percentage|percent|number|rate|size|amount|fraction|share|score|accuracy|value)\b|"
         r"\bwhat (?:is|are|was|were) the (?:\w+ )?(?:minimum|maximum|limit|cost|price|fee|fine|length|duration)\b",
         q,
@@ -308,6 +337,16 @@ def _code_of_asked_name(text: str, question: str, qwords: set[str]) -> int | Non
         if len(name) >= 2 and _CODEISH.fullmatch(code) and code.lower() not in question.lower():
             return start
     return None
+
+
+def narrow_answer(question: str, text: str) -> bool | None:
+    """Whether ``text`` holds what the question asks for when that is of a narrow kind: a
+    time of day or a quantity with its unit ("six o'clock", "three inches", "16 hours"),
+    not already in the question. None when the question asks for no such thing."""
+    want = answer_type(question)
+    if want not in (_TIMEISH, _LENGTH, _DURATION, _WITH_UNIT):
+        return None
+    return _has_new(want, text, question)
 
 
 def _has_new(pattern: re.Pattern, text: str, question: str) -> bool:

@@ -280,3 +280,62 @@ def test_a_short_question_is_relevant_when_one_sentence_names_all_its_words(rag)
     assert rag.is_relevant(hits, "What is a sol on Mars called?")
     assert not rag.is_relevant(hits, "What is a parsec?")
     assert not rag.is_relevant(hits, "What is a sol on Venus?")  # "venus" in no sentence
+
+
+def test_a_supported_claim_about_something_else_does_not_answer_the_question(settings, tmp_path):
+    folder = tmp_path / "kitchen"
+    folder.mkdir()
+    (folder / "tea.md").write_text("Green tea leaves are picked by hand in spring and steamed.\n")
+    (folder / "coffee.md").write_text("Coffee should be brewed at 93 degrees Celsius.\n")
+    # The model answers from its own knowledge; its one checkable sentence is beside the point.
+    reply = "Green tea steeps for 7-10 minutes. Coffee should be brewed at 93 degrees Celsius [2]."
+    rag = RAG(settings.replace(answer_policy="generated"), FakeEmbedder(), FakeGenerator(reply=reply))
+    rag.ingest_paths([folder])
+    answer = rag.ask("How long should green tea leaves steep?")
+    assert [c.supported for c in answer.claims] == [False, True]
+    assert answer.abstained and answer.answer == NO_ANSWER
+    # The same claim answers a question it speaks to.
+    answer = rag.ask("At what temperature should coffee be brewed?")
+    assert not answer.abstained and "93 degrees" in answer.answer
+
+
+def test_a_question_for_a_length_is_quoted_only_from_a_sentence_with_one(settings, tmp_path):
+    folder = tmp_path / "story"
+    folder.mkdir()
+    (folder / "story.md").write_text(
+        "The Queen of Hearts walked into the garden with the King and the whole court.\n\n"
+        "Everyone bowed low as the procession passed the roses.\n\n"
+        "The little door behind the curtain was about fifteen inches high, and the key fitted it.\n"
+    )
+    gen = FakeGenerator(reply="I do not know.")
+    rag = RAG(settings.replace(answer_policy="quoted"), FakeEmbedder(), gen)
+    rag.ingest_paths([folder])
+    answer = rag.ask("How tall was the Queen of Hearts?")  # her sentence says no height
+    assert answer.abstained and answer.mode == "abstained"
+    answer = rag.ask("How tall was the little door?")
+    assert answer.mode == "quoted" and "fifteen inches" in answer.answer
+
+
+def test_a_sentence_with_the_asked_time_needs_fewer_of_the_questions_words(settings, tmp_path):
+    from rag.quotes import best_quote, narrow_answer
+
+    folder = tmp_path / "story"
+    folder.mkdir()
+    (folder / "story.md").write_text(
+        "Since the quarrel with Time, the Hatter's watch has stopped at the tea-party. "
+        "'It's always six o'clock now,' said the Hatter.\n"
+    )
+    question = "Since the quarrel with Time, what time is it always at the tea-party?"
+    rag = RAG(settings.replace(answer_policy="quoted"), FakeEmbedder(), FakeGenerator(reply="I do not know."))
+    rag.ingest_paths([folder])
+    q = best_quote(question, rag.search(question), rag.embedder.embed_passages)
+    assert narrow_answer(question, q.text) is True
+
+    def ask(coverage: float):
+        settings_ = settings.replace(answer_policy="quoted", min_quote_coverage=coverage)
+        return RAG(settings_, rag.embedder, rag.generator).ask(question)
+
+    # Above the sentence's coverage, within the allowance of 0.1 for a narrow answer: quoted.
+    answer = ask(q.lexical + 0.05)
+    assert answer.mode == "quoted" and "six o'clock" in answer.answer
+    assert ask(q.lexical + 0.15).mode != "quoted"  # beyond it: not

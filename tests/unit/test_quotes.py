@@ -402,3 +402,18 @@ def test_an_author_question_prefers_the_byline_over_the_title():
     # Without asking for an author, the title line that repeats the question's words wins.
     q = best_quote("When was The Definition of Cloud Computing published?", [_hit(text, doc="SOURCES.md")])
     assert q is not None and "Peter Mell" not in q.text
+
+
+def test_lengths_durations_and_times_are_narrow_answer_types():
+    from rag.quotes import narrow_answer
+
+    assert narrow_answer("How tall was the Caterpillar?", "'three inches is such a wretched height to be'") is True
+    assert narrow_answer("How tall was the Queen?", "The Queen walked in, smiling at everything.") is False
+    assert narrow_answer("How tall was the Queen?", "She stayed for a minute.") is False  # a time, not a length
+    assert narrow_answer("How long does light take to reach Earth?", "about 8 minutes and 20 seconds") is True
+    assert narrow_answer("How long does light take to reach Earth?", "winds of 2,000 kilometers per hour") is False
+    assert narrow_answer("How long is the tunnel?", "The tunnel is 3.5 km long.") is True
+    assert narrow_answer("What time is it always?", "It's always six o'clock now.") is True
+    assert narrow_answer("How wide is the reset_type parameter?", "It is 32 bits wide.") is True
+    assert narrow_answer("How many moons does Jupiter have?", "Jupiter has 95 moons.") is None  # not narrow
+    assert narrow_answer("Who wrote it?", "Lewis Carroll") is None
