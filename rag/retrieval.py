@@ -9,9 +9,11 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Sequence
+from pathlib import Path
 
 import numpy as np
 
+from ingest.loaders import TEXT_SUFFIXES
 from rag.index import VectorIndex
 from rag.settings import Settings
 from rag.store import Store, numbered_labels
@@ -125,8 +127,10 @@ class Retriever:
             h.score = float(score)
             # A text or Markdown file is one long page: its distant sections are separate
             # passages, as the pages of a PDF are. Within one passage's reach, chunks merge.
+            # A PDF page stays one passage (split, one page would fill two of the k slots).
             starts = regions.setdefault((h.doc_id, h.page), [])
-            near = next((s for s in starts if abs(h.start - s) <= reach), None)
+            whole_file = Path(h.doc).suffix.lower() in TEXT_SUFFIXES
+            near = next((s for s in starts if not whole_file or abs(h.start - s) <= reach), None)
             if near is None:
                 if len(order) >= n:
                     continue

@@ -273,3 +273,13 @@ def test_nearby_chunks_of_one_page_still_merge_into_one_passage(settings):
     hits = rag.search("vault authors", k=5)
     assert [h.doc for h in hits] == ["notes.md"]
     assert "opens at nine" in hits[0].text and "Ada Byron" in hits[0].text
+
+
+def test_a_long_pdf_page_stays_one_passage(settings):
+    # Split, one PDF page would take two of the k slots from the other pages.
+    rag = RAG(settings, embedder=FakeEmbedder(), generator=FakeGenerator())
+    text = f"Vault manual. The vault opens at nine. {_filler(80)} Vault authors: Ada Byron and Alan Turing."
+    _add(rag, "manual.pdf", [text])
+    _add(rag, "other.md", ["A page about gardening and roses."])
+    hits = rag.search("vault authors", k=5)
+    assert [h.doc for h in hits].count("manual.pdf") == 1
