@@ -80,6 +80,7 @@ def render_page(rt: Runtime) -> None:
             "backend": str(gen.get("backend", rt.settings.llm_backend)),
             "device": str(gen.get("device", "—" if gen.get("loaded") else "loading…")),
             "dtype": str(gen.get("dtype", "—")),
+            "KV cache": str(gen.get("kv_cache", "—")),
         },
         {
             "role": "embeddings",
@@ -87,6 +88,7 @@ def render_page(rt: Runtime) -> None:
             "backend": "sentence-transformers",
             "device": str(emb_device),
             "dtype": "—",
+            "KV cache": "—",
         },
     ]
     st.dataframe(rows, hide_index=True, width="stretch")
