@@ -27,6 +27,14 @@ def docs(tmp_path):
     return folder
 
 
+def _folder(path, files: dict[str, str]):
+    """A folder of text files to ingest."""
+    path.mkdir()
+    for name, text in files.items():
+        (path / name).write_text(text)
+    return path
+
+
 @pytest.fixture
 def rag(fake_rag, docs) -> RAG:
     report = fake_rag.ingest_paths([docs])
@@ -283,10 +291,13 @@ def test_a_short_question_is_relevant_when_one_sentence_names_all_its_words(rag)
 
 
 def test_a_supported_claim_about_something_else_does_not_answer_the_question(settings, tmp_path):
-    folder = tmp_path / "kitchen"
-    folder.mkdir()
-    (folder / "tea.md").write_text("Green tea leaves are picked by hand in spring and steamed.\n")
-    (folder / "coffee.md").write_text("Coffee should be brewed at 93 degrees Celsius.\n")
+    folder = _folder(
+        tmp_path / "kitchen",
+        {
+            "tea.md": "Green tea leaves are picked by hand in spring and steamed.\n",
+            "coffee.md": "Coffee should be brewed at 93 degrees Celsius.\n",
+        },
+    )
     # The model answers from its own knowledge; its one checkable sentence is beside the point.
     reply = "Green tea steeps for 7-10 minutes. Coffee should be brewed at 93 degrees Celsius [2]."
     rag = RAG(settings.replace(answer_policy="generated"), FakeEmbedder(), FakeGenerator(reply=reply))
@@ -300,12 +311,15 @@ def test_a_supported_claim_about_something_else_does_not_answer_the_question(set
 
 
 def test_a_question_for_a_length_is_quoted_only_from_a_sentence_with_one(settings, tmp_path):
-    folder = tmp_path / "story"
-    folder.mkdir()
-    (folder / "story.md").write_text(
-        "The Queen of Hearts walked into the garden with the King and the whole court.\n\n"
-        "Everyone bowed low as the procession passed the roses.\n\n"
-        "The little door behind the curtain was about fifteen inches high, and the key fitted it.\n"
+    folder = _folder(
+        tmp_path / "story",
+        {
+            "story.md": (
+                "The Queen of Hearts walked into the garden with the King and the whole court.\n\n"
+                "Everyone bowed low as the procession passed the roses.\n\n"
+                "The little door behind the curtain was about fifteen inches high, and the key fitted it.\n"
+            ),
+        },
     )
     gen = FakeGenerator(reply="I do not know.")
     rag = RAG(settings.replace(answer_policy="quoted"), FakeEmbedder(), gen)
@@ -319,11 +333,14 @@ def test_a_question_for_a_length_is_quoted_only_from_a_sentence_with_one(setting
 def test_a_sentence_with_the_asked_time_needs_fewer_of_the_questions_words(settings, tmp_path):
     from rag.quotes import best_quote, narrow_answer
 
-    folder = tmp_path / "story"
-    folder.mkdir()
-    (folder / "story.md").write_text(
-        "Since the quarrel with Time, the Hatter's watch has stopped at the tea-party. "
-        "'It's always six o'clock now,' said the Hatter.\n"
+    folder = _folder(
+        tmp_path / "story",
+        {
+            "story.md": (
+                "Since the quarrel with Time, the Hatter's watch has stopped at the tea-party. "
+                "'It's always six o'clock now,' said the Hatter.\n"
+            ),
+        },
     )
     question = "Since the quarrel with Time, what time is it always at the tea-party?"
     rag = RAG(settings.replace(answer_policy="quoted"), FakeEmbedder(), FakeGenerator(reply="I do not know."))
