@@ -112,8 +112,8 @@ class Retriever:
         Overlapping or adjacent chunks of a page would otherwise fill several of the
         k slots with the same page; merged, the slots go to other pages and the
         passage carries the neighbouring text. The page's score is its best chunk's.
-        A chunk farther than ``max_merge_chars`` from every passage of its page (in a
-        long text file, which is one page) starts a passage of its own.
+        A text or Markdown file is one page, however long: there a chunk farther than
+        ``max_merge_chars`` from every passage of the page starts a passage of its own.
         """
         rows = self.store.hits([cid for cid, _ in ranked])
         groups: dict[tuple[int, int, int], list[Hit]] = {}
