@@ -65,7 +65,8 @@ def _quantity(units: str) -> re.Pattern:
 _LENGTH = _quantity(_LENGTH_UNITS)  # how tall, high, wide, deep, far
 _DURATION = _quantity(_TIME_UNITS)  # how long does it take, how long ago
 _WITH_UNIT = _quantity(f"{_LENGTH_UNITS}|{_TIME_UNITS}|{_OTHER_UNITS}")  # how long, old, heavy, fast
-_CODEISH = re.compile(r"\b(?:[A-Z]{2,}\.[A-Z]{2,}(?:-\d+)?|[A-Za-z]+\d\w*|[A-Za-z]+_\w+|0x[0-9A-Fa-f]+)\b")
+_SUBCATEGORY = r"[A-Z]{2,}\.[A-Z]{2,}(?:-\d+)?"  # "PR.DS-1", "ID.SC"
+_CODEISH = re.compile(rf"\b(?:{_SUBCATEGORY}|[A-Za-z]+\d\w*|[A-Za-z]+_\w+|0x[0-9A-Fa-f]+)\b")
 _NAMEISH = re.compile(r"(?<![.!?]\s)(?<!^)\b[A-Z][a-z]+|\b[A-Z]{2,}\b|\b[A-Za-z]+-?\d[\w-]*")
 
 
@@ -247,8 +248,13 @@ def _spelled_out(acronym: str, text: str) -> bool:
     return False
 
 
+# An entry "CODE: text": the code standing alone, a colon not followed by a digit (not
+# "27001:2013"), then the text.
+_ENTRY_START, _ENTRY_COLON = r"(?<![\w.\-])", r":(?!\d)[ \t]*"
+
+
 def _entry(code: str) -> re.Pattern:
-    return re.compile(rf"(?<![\w.\-])(?i:{re.escape(code)}):(?!\d)[ \t]*\S")  # not "27001:2013"
+    return re.compile(rf"{_ENTRY_START}(?i:{re.escape(code)}){_ENTRY_COLON}\S")
 
 
 def _is_heading(sentence: str) -> bool:
@@ -319,7 +325,7 @@ _NAMED_CODE = re.compile(
 )
 
 
-_ID_ENTRY = re.compile(r"(?<![\w.\-])([A-Z]{2,}\.[A-Z]{2,}(?:-\d+)?):(?!\d)[ \t]*(?=\S)")
+_ID_ENTRY = re.compile(rf"{_ENTRY_START}({_SUBCATEGORY}){_ENTRY_COLON}(?=\S)")
 
 
 def _code_of_asked_name(text: str, question: str, qwords: set[str]) -> int | None:

@@ -129,8 +129,10 @@ class Retriever:
             # passages, as the pages of a PDF are. Within one passage's reach, chunks merge.
             # A PDF page stays one passage (split, one page would fill two of the k slots).
             starts = regions.setdefault((h.doc_id, h.page), [])
-            whole_file = Path(h.doc).suffix.lower() in TEXT_SUFFIXES
-            near = next((s for s in starts if not whole_file or abs(h.start - s) <= reach), None)
+            if Path(h.doc).suffix.lower() in TEXT_SUFFIXES:
+                near = next((s for s in starts if abs(h.start - s) <= reach), None)
+            else:
+                near = starts[0] if starts else None
             if near is None:
                 if len(order) >= n:
                     continue
