@@ -345,6 +345,20 @@ def _code_of_asked_name(text: str, question: str, qwords: set[str]) -> int | Non
     return None
 
 
+def naming_numbers(question: str, doc: str) -> set[str]:
+    """The question's numbers that name the document ``doc`` rather than ask about it: "199"
+    in "When was FIPS Publication 199 issued?" for fips-199-security-categorization.pdf - a
+    number of the file name with one of the file name's words just before it. The "0" of
+    "implementation ID 0" is asked about, even in riscv-sbi-specification-v1-0.pdf."""
+    name = doc_words(doc.lower()).split()
+    words, found = set(name), set()
+    tokens = re.findall(r"[a-z]+|\d+(?:[.,]\d+)*", question.lower())
+    for i, tok in enumerate(tokens):
+        if tok[0].isdigit() and tok.replace(",", "") in name and words & set(tokens[max(0, i - 2) : i]):
+            found.add(tok.replace(",", ""))
+    return found
+
+
 def narrow_answer(question: str, text: str) -> bool | None:
     """Whether ``text`` holds what the question asks for when that is of a narrow kind: a
     time of day or a quantity with its unit ("six o'clock", "three inches", "16 hours"),
@@ -406,13 +420,16 @@ def rank_quotes(
     parts: list[tuple[int, ...]] = []  # the sentences (indices into ``sentences``) of each candidate
     sentences: list[str] = []
     describing: set[int] = set()  # candidates that are identifier entries describing what is asked
+    doc_nums = [naming_numbers(question, h.doc) for h in hits[:max_passages]]
     for n, hit in enumerate(hits[:max_passages], 1):
         spans = [(s, e) for s, e in split_sentences(hit.text) if e - s >= 12]
         # Words of the file name pick the document, not the sentence within it: "coffee" in
         # a question about coffee-brewing.txt says nothing about which sentence answers. They
         # are left out of the coverage that ranks the sentences, and kept in the coverage
         # that the answer gate (RAG_MIN_QUOTE_COVERAGE) checks.
-        ranked_words = _counted(qwords, content_words(doc_words(hit.doc)))
+        # Of its numbers, only those the question names the document by ("FIPS 199", not "ID 0").
+        ignored = {w for w in content_words(doc_words(hit.doc)) if not w.isdigit() or w in doc_nums[n - 1]}
+        ranked_words = _counted(qwords, ignored)
         # Each table row once, with whether the question names it.
         rows = [(r, head, _row_named(hit.text[r[0] : r[1]], qwords, qnums)) for r, head in table_rows(hit.text)]
         first = len(sentences)
@@ -477,7 +494,6 @@ def rank_quotes(
             sem[j] = float(v @ vecs[0]) / max(float(np.linalg.norm(v)), 1e-9)
     else:
         sem = np.zeros(len(cands))
-    doc_nums = [numbers(h.doc) for h in hits[:max_passages]]
     # Per passage: the question's identifiers, and those plus its labels ("Tier 3", whose
     # entry "Tier 3: Repeatable" answers), that do not name the passage's own document.
     qlabels = [lab for lab in numbered_labels(question) if not _CAPTION.match(lab)]

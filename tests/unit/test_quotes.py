@@ -11,6 +11,7 @@ from rag.quotes import (
     entry_span,
     focus_term,
     labels,
+    naming_numbers,
     plain_text,
     question_coverage,
     rank_quotes,
@@ -146,6 +147,20 @@ def test_a_quote_that_names_the_questions_identifier_whole_ranks_first():
     named = "The sbi_hart_suspend call was added in a later release of the extension."
     q = best_quote("When was the sbi_hart_suspend call added?", [_hit(spaced, 1), _hit(named, 2)])
     assert q.text == named and q.n == 2  # over the higher-ranked passage
+
+
+def test_a_number_of_the_file_name_counts_only_where_the_question_names_the_file_by_it():
+    assert naming_numbers("When was FIPS Publication 199 issued?", "fips-199-security-categorization.pdf") == {"199"}
+    assert naming_numbers("What does NIST SP 800-145 cover?", "nist-sp-800-145-cloud.pdf") == {"800", "145"}
+    doc = "riscv-sbi-specification-v1-0.pdf"
+    assert naming_numbers("Which SBI implementation is assigned implementation ID 0?", doc) == set()
+    passages = [
+        "In OpenSBI, every SBI implementation is assigned its own implementation ID.",
+        "Implementation ID Name 0 Berkeley Boot Loader (BBL) 1 OpenSBI 2 Xvisor",
+    ]
+    hits = [Hit(chunk_id=i, doc=doc, page=i, text=t, score=1.0, rank=i, end=len(t)) for i, t in enumerate(passages, 1)]
+    q = best_quote("Which SBI implementation is assigned implementation ID 0?", hits)
+    assert q.n == 2  # the "0" asked about, though the file name has a 0 too
 
 
 def test_answer_types_come_from_the_question_wording():
