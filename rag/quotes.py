@@ -79,7 +79,12 @@ def answer_type(question: str) -> re.Pattern | None:
     q = question.lower()
     if re.search(r"\bwhat time\b|\bat what hour\b", q):
         return _TIMEISH
-    if re.search(r"\bwhen\b|\bwhat (?:year|date|month|day)\b|\bwhich year\b", q):
+    # "When was ...", not "When categorizing an information type, ..." nor "... when he mistakes her"
+    if re.search(
+        r"\bwhen\s+(?:was|were|did|does|do|is|are|will|has|have|had|can|could|should)\b|"
+        r"\bwhat (?:year|date|month|day)\b|\bwhich year\b|\bin what year\b",
+        q,
+    ):
         return _DATEISH
     if re.search(r"\bhow (?:tall|high|wide|deep|far)\b", q):
         return _LENGTH  # a number with its unit of length
@@ -114,6 +119,29 @@ _ASKS_AUTHOR = re.compile(
     r"\bwho\s+(?:wrote|authored|(?:is|are|was|were)\s+the\s+(?:authors?|writers?))\b|\bauthors?\s+of\b", re.I
 )
 _BYLINE = re.compile(r"\b[Aa]uthors?\b(?:\s*/\s*\w+)?\s*:\s*[A-Z]|\b(?:written|authored|by)\s+[A-Z][a-z]+\s+[A-Z]")
+
+
+# A sentence that only says where its content is: "... are defined below.", "as follows:",
+# "... are shown in Table 2."
+_POINTER = re.compile(
+    r"(?:\b(?:below|as\s+follows|following)|\b(?:shown|listed|given|summari[sz]ed|described|defined)\s+in\s+"
+    r"(?:the\s+)?(?:table|figure|section|appendix)\s*[\w.-]*)\s*[:.]?\s*$|:\s*$",
+    re.I,
+)
+
+
+# Questions about a document itself, which a list of sources answers by naming it.
+_ABOUT_DOC = re.compile(
+    r"\b(?:licen[cs]e[ds]?|copyright|publisher|published|downloaded|url|doi|sources?|came from)\b", re.I
+)
+
+
+# "according to NIST SP 800-145", "In ARES, ...", "... in the NIST cloud definition?"
+_SOURCE_PHRASE = re.compile(
+    r"\b(?:according\s+to|as\s+(?:defined|described|stated|given|listed)\s+(?:in|by))\s+(?P<src>[^,?]+)"
+    r"|^\s*(?:in|per|under)\s+(?P<lead>[^,?]+),|\bin\s+(?:the\s+)?(?P<tail>[^,?]+?)\s*\??\s*$",
+    re.I,
+)
 
 
 # Kinds of things known by a proper name ("which retriever" -> "ColBERTv2").
@@ -420,16 +448,29 @@ def rank_quotes(
     parts: list[tuple[int, ...]] = []  # the sentences (indices into ``sentences``) of each candidate
     sentences: list[str] = []
     describing: set[int] = set()  # candidates that are identifier entries describing what is asked
-    doc_nums = [naming_numbers(question, h.doc) for h in hits[:max_passages]]
+    # Words and numbers of the file names pick a document, not the sentence within it:
+    # "coffee" in a question about coffee-brewing.txt says nothing about which sentence
+    # answers, nor does "NIST SP 800-145" in "according to NIST SP 800-145" - in that
+    # document's passages, or in a list of sources that names it. They are left out of the
+    # coverage that ranks the sentences, and kept in the coverage that the answer gate
+    # (RAG_MIN_QUOTE_COVERAGE) checks. Of a name's numbers, only those the question names
+    # the document by count ("FIPS 199", not the "0" of "ID 0" in riscv-sbi-v1-0.pdf).
+    named_nums: set[str] = set()
+    named_words: set[str] = set()
+    for h in hits[:max_passages]:
+        named_nums |= naming_numbers(question, h.doc)
+        named_words |= {w for w in content_words(doc_words(h.doc)) if not w.isdigit()}
+    about_doc = want is _DATEISH or bool(_ASKS_AUTHOR.search(question) or _ABOUT_DOC.search(question))
+    # "..., according to NIST SP 800-145?": words that only say where to look are not
+    # asked of the sentence, not even by the answer gate.
+    source = set()
+    for m in _SOURCE_PHRASE.finditer(question):
+        source |= content_words(m.group("src") or m.group("lead") or m.group("tail")) & (named_words | named_nums)
+    qwords = _counted(qwords, source)
     for n, hit in enumerate(hits[:max_passages], 1):
+        own = {w for w in content_words(doc_words(hit.doc)) if not w.isdigit()}
+        ranked_words = _counted(qwords, (own if about_doc else named_words) | named_nums)
         spans = [(s, e) for s, e in split_sentences(hit.text) if e - s >= 12]
-        # Words of the file name pick the document, not the sentence within it: "coffee" in
-        # a question about coffee-brewing.txt says nothing about which sentence answers. They
-        # are left out of the coverage that ranks the sentences, and kept in the coverage
-        # that the answer gate (RAG_MIN_QUOTE_COVERAGE) checks.
-        # Of its numbers, only those the question names the document by ("FIPS 199", not "ID 0").
-        ignored = {w for w in content_words(doc_words(hit.doc)) if not w.isdigit() or w in doc_nums[n - 1]}
-        ranked_words = _counted(qwords, ignored)
         # Each table row once, with whether the question names it.
         rows = [(r, head, _row_named(hit.text[r[0] : r[1]], qwords, qnums)) for r, head in table_rows(hit.text)]
         first = len(sentences)
@@ -516,9 +557,11 @@ def rank_quotes(
             score += 0.08 if _has_new(want, read, question) else -0.08
         if read.count(" ") > 60:  # two long sentences read as a wall of text
             score -= 0.03
+        if any(_POINTER.search(sentences[i]) for i in idx):
+            score -= 0.15  # "The five Framework Core Functions are defined below.": the answer is elsewhere
         if wants_author and _BYLINE.search(read):
             score += 0.12
-        asked = qnums - doc_nums[n - 1]  # "FIPS 199" names the document, not the answer
+        asked = qnums - named_nums  # "FIPS 199" names a document, not the answer
         if asked:
             score += 0.08 if asked <= numbers(read) else -0.04
         codes = doc_codes[n - 1]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from rag.citations import content_words, missing_specifics, specific_terms
 from rag.quotes import (
     answer_type,
@@ -432,3 +434,38 @@ def test_lengths_durations_and_times_are_narrow_answer_types():
     assert narrow_answer("How wide is the reset_type parameter?", "It is 32 bits wide.") is True
     assert narrow_answer("How many moons does Jupiter have?", "Jupiter has 95 moons.") is None  # not narrow
     assert narrow_answer("Who wrote it?", "Lewis Carroll") is None
+
+
+def test_a_list_of_sources_does_not_answer_for_the_document_it_names():
+    sources = Hit(
+        chunk_id=1,
+        doc="SOURCES.md",
+        page=1,
+        text="### nist-sp-800-145-cloud.pdf - Title: *NIST Special Publication 800-145: The NIST Definition of Cloud Computing*",
+        score=1.0,
+        rank=1,
+        end=110,
+    )
+    answer = "Community cloud. The cloud infrastructure is provisioned for exclusive use by a specific community."
+    page = Hit(chunk_id=2, doc="nist-sp-800-145-cloud.pdf", page=7, text=answer, score=1.0, rank=2, end=len(answer))
+    q = best_quote("Who is a community cloud provisioned for, according to NIST SP 800-145?", [sources, page])
+    assert q.n == 2
+    assert q.lexical >= 0.6  # "according to NIST SP 800-145" is not asked of the sentence
+    # A question about the document itself is answered by the list that names it.
+    dated = sources.text + " (September 2011)"
+    q = best_quote("When was NIST SP 800-145 published?", [replace(sources, text=dated, end=len(dated)), page])
+    assert q.n == 1
+
+
+def test_when_asks_for_a_date_only_as_a_question_word():
+    assert answer_type("When was FIPS 199 issued?") is answer_type("In what year was it issued?") is not None
+    assert answer_type("When categorizing an information type under FIPS 199, which values are allowed?") is None
+
+
+def test_a_sentence_that_points_to_its_content_elsewhere_is_not_the_answer():
+    text = (
+        "The five Functions of the Framework Core are listed below. More is said about them in this part. "
+        "The Framework Core consists of five Functions: Identify, Protect, Detect, Respond, Recover."
+    )
+    q = best_quote("Name the five Functions of the Framework Core.", [_hit(text)])
+    assert "Identify" in q.text
