@@ -180,7 +180,15 @@ def _acronym_expanded(acronym: str, text: str) -> bool:
     if not (2 <= len(acronym) <= 6 and acronym.isalpha() and acronym.isupper()):
         return False
     pattern = r"\b" + r"[\w’'\-]*[\s\-]+".join(re.escape(c) for c in acronym) + r"[\w’'\-]*"
-    return re.search(pattern, text) is not None
+    if re.search(pattern, text):
+        return True
+    # One word may give two letters of a longer acronym: "CSF" ~ "Cybersecurity Framework".
+    for k in range(len(acronym) - 1 if len(acronym) >= 3 else 0):
+        letters = [re.escape(c) for c in acronym]
+        letters[k : k + 2] = [f"{letters[k]}[a-z]+{letters[k + 1].lower()}"]
+        if re.search(r"\b" + r"[\w’'\-]*[\s\-]+".join(letters) + r"[\w’'\-]*", text):
+            return True
+    return False
 
 
 def doc_words(name: str) -> str:

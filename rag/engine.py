@@ -247,7 +247,8 @@ class RAG:
 
     def is_relevant(self, hits: Sequence[Hit], question: str = "") -> bool:
         """Whether the passages can possibly answer: similar enough to the question, and
-        mentioning its names, identifiers and numbers (the file name counts)."""
+        mentioning its names, identifiers and numbers (the file name counts, as a title:
+        "CSF" is spelled out by nist-cybersecurity-framework.pdf)."""
         if not hits:
             return False
         scores = [h.dense_score for h in hits if h.dense_score is not None]
@@ -258,7 +259,7 @@ class RAG:
             and not self._defines_asked_term(question, hits)
         ):
             return False
-        if question and missing_specifics(question, [f"{h.text} {doc_words(h.doc)}" for h in hits]):
+        if question and missing_specifics(question, [f"{h.text} {doc_words(h.doc).title()}" for h in hits]):
             return False
         return True
 

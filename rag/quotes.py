@@ -230,14 +230,14 @@ def _definition_cut(text: str, focus: str | None, codes: set[str], row: bool) ->
             return span, True
     if focus is None or row:
         return None
-    a, b = _defining_line(text, focus) or (0, len(text))
+    a, b = acronym_line(text, focus) or (0, len(text))
     k = definition_start(text[a:b], focus) or 0
     if (a + k, b) == (0, len(text)):
         return None
     return (a + k, b), False
 
 
-def _defining_line(text: str, term: str) -> tuple[int, int] | None:
+def acronym_line(text: str, term: str) -> tuple[int, int] | None:
     """The line of a multi-line ``text`` that is an acronym's entry in a table of terms:
     it starts with the acronym and spells it out ("PMU Performance Monitoring Unit")."""
     if "\n" not in text.strip() or not re.fullmatch(r"[A-Z]{2,8}", term):
@@ -448,6 +448,7 @@ def rank_quotes(
     parts: list[tuple[int, ...]] = []  # the sentences (indices into ``sentences``) of each candidate
     sentences: list[str] = []
     describing: set[int] = set()  # candidates that are identifier entries describing what is asked
+    focus = focus_term(question)
     # Words and numbers of the file names pick a document, not the sentence within it:
     # "coffee" in a question about coffee-brewing.txt says nothing about which sentence
     # answers, nor does "NIST SP 800-145" in "according to NIST SP 800-145" - in that
@@ -509,6 +510,14 @@ def rank_quotes(
             cands.append((n, s, e, hit.text[s:e], shown, lex, lex_rank))
             parts.append((len(sentences),))
             sentences.append(shown)
+        line = acronym_line(hit.text, focus) if focus else None
+        if line is not None and not any(c[0] == n and c[1] <= line[0] and line[1] <= c[2] for c in cands):
+            # "ISAO Information Sharing and Analysis Organization" in a list of acronyms too
+            # long to be read as one sentence.
+            own = content_words(hit.text[line[0] : line[1]])
+            cands.append((n, *line, hit.text[line[0] : line[1]], "", _share(qwords, own), _share(ranked_words, own)))
+            parts.append((len(sentences),))
+            sentences.append(hit.text[line[0] : line[1]])
         if want is _CODEISH:
             # "Which subcategory ID covers protecting data at rest?": the entry whose text
             # says what the question describes ("PR.DS-1: Data-at-rest is protected").
@@ -543,7 +552,6 @@ def rank_quotes(
         codes | {lab for lab in qlabels if lab not in doc_words(h.doc.lower())}
         for codes, h in zip(doc_codes, hits[:max_passages])
     ]
-    focus = focus_term(question)
     yes_no = is_yes_no(question)
     wants_author = bool(_ASKS_AUTHOR.search(question))
     stands_for = bool(re.search(r"\bstands?\s+for\b", question, re.I))  # wants the expansion

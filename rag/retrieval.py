@@ -7,6 +7,7 @@ passage from a collection the caller may not read is never a candidate.
 from __future__ import annotations
 
 import logging
+import re
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -15,11 +16,15 @@ import numpy as np
 
 from ingest.loaders import TEXT_SUFFIXES
 from rag.index import VectorIndex
+from rag.quotes import acronym_line, defines, focus_term
 from rag.settings import Settings
 from rag.store import Store, numbered_labels
 from rag.types import Hit
 
 logger = logging.getLogger(__name__)
+
+
+_ACRONYM = re.compile(r"(?=(?:\w*[A-Z]){2})[A-Za-z][A-Za-z0-9]{1,9}")  # "PPI", "IaaS", "ISAO"
 
 
 def rrf_fuse(rankings: Sequence[Sequence[int]], weights: Sequence[float], k: int = 60) -> list[tuple[int, float]]:
@@ -83,6 +88,12 @@ class Retriever:
                 expr = " AND ".join(f'"{p}"' for p in labels)
                 rankings.append([i for i, _ in self.store.match(expr, n_cand, collections, doc_ids)])
                 weights.append(s.bm25_weight)
+            spelled = self._spelling_out(query, n_cand, collections, doc_ids)
+            if spelled:
+                # "What does PPI stand for?": the passages that spell PPI out rank as a list
+                # of their own; every page of the paper says "PPI", one says what it is.
+                rankings.append(spelled)
+                weights.append(s.bm25_weight)
             fused = rrf_fuse(rankings, weights, s.rrf_k)
         n_keep = max(k, s.candidates if self.reranker else k)
         hits = self._page_hits(fused, n_keep) if s.group_pages else self._chunk_hits(fused[:n_keep])
@@ -94,6 +105,21 @@ class Retriever:
             h.rank = r
         self.last_timings = {"embed": t1 - t0, "search": t2 - t1, "total": time.perf_counter() - t0}
         return hits
+
+    def _spelling_out(
+        self, query: str, n: int, collections: Sequence[str] | None, doc_ids: Sequence[int] | None
+    ) -> list[int]:
+        """The chunks that spell out the acronym a definition question asks about, best first."""
+        term = focus_term(query)
+        if term is None or not _ACRONYM.fullmatch(term):
+            return []
+        found = [i for i, _ in self.store.match(f'"{term}"', n, collections, doc_ids)]
+        texts = self.store.hits(found)
+        return [
+            i
+            for i in found
+            if i in texts and (defines(texts[i].text, term, expansion_only=True) or acronym_line(texts[i].text, term))
+        ]
 
     def _chunk_hits(self, ranked: list[tuple[int, float]]) -> list[Hit]:
         rows = self.store.hits([cid for cid, _ in ranked])

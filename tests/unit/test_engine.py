@@ -290,6 +290,16 @@ def test_a_short_question_is_relevant_when_one_sentence_names_all_its_words(rag)
     assert not rag.is_relevant(hits, "What is a sol on Venus?")  # "venus" in no sentence
 
 
+def test_an_acronym_of_the_file_names_title_is_no_missing_name(rag):
+    from rag.types import Hit
+
+    hits = [
+        Hit(1, "nist-cybersecurity-framework.pdf", 54, "Taxonomy A scheme of classification.", 0.1, dense_score=0.5)
+    ]
+    assert rag.is_relevant(hits, "How does the CSF glossary define taxonomy?")
+    assert not rag.is_relevant(hits, "How does the CSA glossary define taxonomy?")
+
+
 def test_a_supported_claim_about_something_else_does_not_answer_the_question(settings, tmp_path):
     folder = _folder(
         tmp_path / "kitchen",

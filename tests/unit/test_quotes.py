@@ -197,6 +197,21 @@ def test_missing_specifics_accepts_spelled_out_acronyms_and_numbers_with_units()
     assert specific_terms("The subcategory 'Remote access is managed' belongs to which Category?") == {"category"}
 
 
+def test_an_acronym_is_spelled_out_by_a_title_whose_word_gives_two_letters():
+    assert missing_specifics("How does the CSF glossary define taxonomy?", ["The Cybersecurity Framework"]) == []
+    assert missing_specifics("How does the CSF glossary define taxonomy?", ["The Cyber Framework"]) == ["csf"]
+    assert missing_specifics("What does the EO say?", ["the Executive Office"]) == []
+    assert missing_specifics("What does the EO say?", ["the Economy"]) == ["eo"]  # two letters: one word each
+
+
+def test_an_acronym_is_quoted_from_a_list_too_long_to_read_as_a_sentence():
+    rows = [f"AB{chr(65 + i)} Alpha Beta {chr(65 + i)}word Entry" for i in range(20)]
+    rows[12] = "ISAO Information Sharing and Analysis Organization"
+    text = "\n".join(rows)
+    q = best_quote("In the acronym list, what does ISAO stand for?", [_hit(text)])
+    assert q.text == "ISAO Information Sharing and Analysis Organization" and q.defines
+
+
 def test_plain_text_drops_markdown_marks_but_not_arithmetic_or_identifiers():
     md = "### fips-199.pdf\n- Title: *FIPS PUB 199: Standards* (February 2004)\n- sha256: `340c`"
     assert plain_text(md) == "fips-199.pdf Title: FIPS PUB 199: Standards (February 2004) sha256: 340c"

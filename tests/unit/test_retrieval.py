@@ -168,6 +168,18 @@ def test_a_page_naming_the_numbered_label_asked_about_ranks_first(settings, monk
     assert rag.search(question, k=1)[0].doc == "overview.pdf"
 
 
+def test_the_page_that_spells_out_the_acronym_asked_about_is_found(settings, monkeypatch):
+    rag = RAG(settings, embedder=ConceptEmbedder(), generator=FakeGenerator())
+    for i in range(4):
+        _add(rag, f"results-{i}.pdf", [f"In table {i}, the PPI range and the PPI bounds stand for the PPI interval."])
+    _add(rag, "intro.pdf", ["Marine scores are computed with prediction-powered inference (PPI) over a labelled set."])
+    question = "What does PPI stand for?"
+    assert rag.search(question, k=1)[0].doc == "intro.pdf"
+    # Without the list of pages that spell it out, the pages repeating "PPI" win.
+    monkeypatch.setattr("rag.retrieval.Retriever._spelling_out", lambda *a: [])
+    assert rag.search(question, k=1)[0].doc != "intro.pdf"
+
+
 def test_a_label_naming_a_document_is_no_evidence_for_a_page(settings):
     rag = RAG(settings, embedder=ConceptEmbedder(), generator=FakeGenerator())
     _add(rag, "fips-199-categorization.pdf", ["Impact levels are low, moderate and high for each objective."])
