@@ -106,7 +106,11 @@ def answer_type(question: str) -> re.Pattern | None:
         r"\b(?:what|which)\s+(?:\S+\s+){0,3}?(?:id|identifier|register|code|abbreviation|acronym)\b(?!\s+\d)", q
     ):
         return _CODEISH
-    if re.search(r"\bwho\b|\bwhom\b|\bwhat (?:is|was) (?:the|its|his|her|their) name\b|\bwhat name\b", q):
+    if re.search(
+        r"\bwho\b|\bwhom\b|\bwhat (?:is|was) (?:the|its|his|her|their) name\b|\bwhat name\b|"
+        r"^\s*what (?:is|are|was|were) [^?]+ (?:called|named)\b",
+        q,
+    ):
         return _NAMEISH
     if re.search(rf"\bwhich\s+(?:[\w-]+\s+){{0,2}}?(?:{_NAMED_KINDS})\b", q):
         return _NAMEISH  # "which language model": things known by their names
@@ -180,6 +184,8 @@ def focus_term(question: str) -> str | None:
             term = m.group("t") if m.group("t") else m.group("u")
             term = re.sub(r"^(?:a|an|the)\s+", "", term.strip(), flags=re.I)
             term = re.sub(r"\s+in\s+the\s+.*$", "", term)  # "PPI in the ARES paper" (stand-for form)
+            if re.search(r"\b(?:called|named|known\s+as)$", term):
+                return None  # "What is Implementation Tier 3 called?" asks for a name, not a definition
             if 0 < len(term.split()) <= 6:
                 return term
     return None
@@ -582,6 +588,9 @@ def rank_quotes(
         # "Hybrid cloud. The cloud infrastructure is ...": a label sentence and its definition.
         label_first = len(idx) == 2 and focus is not None and _is_label(sentences[idx[0]], focus)
         entries = doc_entries[n - 1]
+        labelled = [lab for lab in qlabels if lab in entries]
+        if labelled and not any(re.search(rf"\b{re.escape(lab)}\b", read, re.I) for lab in labelled):
+            score -= 0.1  # "What is Implementation Tier 3 called?": a sentence without "Tier 3"
         # "Supply Chain Risk Management (ID.SC)": the identifier of what is asked about
         named_at = _code_of_asked_name(text, question, qwords) if want is _CODEISH else None
         defined = (len(idx) == 1 or label_first) and (

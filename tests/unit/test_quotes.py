@@ -484,3 +484,14 @@ def test_a_sentence_that_points_to_its_content_elsewhere_is_not_the_answer():
     )
     q = best_quote("Name the five Functions of the Framework Core.", [_hit(text)])
     assert "Identify" in q.text
+
+
+def test_what_something_is_called_asks_for_its_name_under_its_label():
+    question = "What is Implementation Tier 3 called in the Cybersecurity Framework?"
+    assert focus_term(question) is None and answer_type(question) is answer_type("Who is it?")
+    text = (
+        "Organizations may use this process to align their program with the desired Implementation Tier. "
+        "Tiers 1 and 2 are for beginners. Tier 3: Repeatable"
+    )
+    q = best_quote(question, [_hit(text)])
+    assert "Repeatable" in q.text
