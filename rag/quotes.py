@@ -339,7 +339,9 @@ def _counted(words: set[str], ignore: frozenset[str] | set[str]) -> set[str]:
     return (words - ignore) or words
 
 
-def _share(wanted: set[str], have: set[str]) -> float:
+def _share(wanted: set[str], have: set[str], optional: set[str] | frozenset[str] = frozenset()) -> float:
+    """Share of ``wanted`` in ``have``; words of ``optional`` count only where present."""
+    wanted = wanted - (optional - have)
     return len(wanted & have) / len(wanted) if wanted else 0.0
 
 
@@ -384,12 +386,20 @@ def naming_numbers(question: str, doc: str) -> set[str]:
     in "When was FIPS Publication 199 issued?" for fips-199-security-categorization.pdf - a
     number of the file name with one of the file name's words just before it. The "0" of
     "implementation ID 0" is asked about, even in riscv-sbi-specification-v1-0.pdf."""
+    return {t for t in doc_reference(question, doc) if t[0].isdigit()}
+
+
+def doc_reference(question: str, doc: str) -> set[str]:
+    """The words by which the question names the document ``doc``: a number of the file name
+    and the file name's words just before it ("sp", "800", "145" of "What example does SP
+    800-145 give ...?" for nist-sp-800-145-cloud-computing-definition.pdf)."""
     name = doc_words(doc.lower()).split()
     words, found = set(name), set()
     tokens = re.findall(r"[a-z]+|\d+(?:[.,]\d+)*", question.lower())
     for i, tok in enumerate(tokens):
-        if tok[0].isdigit() and tok.replace(",", "") in name and words & set(tokens[max(0, i - 2) : i]):
-            found.add(tok.replace(",", ""))
+        before = set(tokens[max(0, i - 2) : i])
+        if tok[0].isdigit() and tok.replace(",", "") in name and words & before:
+            found |= {tok.replace(",", "")} | (words & before)
     return found
 
 
@@ -477,6 +487,9 @@ def rank_quotes(
     for n, hit in enumerate(hits[:max_passages], 1):
         own = {w for w in content_words(doc_words(hit.doc)) if not w.isdigit()}
         ranked_words = _counted(qwords, (own if about_doc else named_words) | named_nums)
+        # "SP 800-145" in "What example does SP 800-145 give ...?" is not asked of a sentence
+        # of that document, though one that says it counts it.
+        ref = content_words(" ".join(doc_reference(question, hit.doc))) & qwords
         spans = [(s, e) for s, e in split_sentences(hit.text) if e - s >= 12]
         # Each table row once, with whether the question names it.
         rows = [(r, head, _row_named(hit.text[r[0] : r[1]], qwords, qnums)) for r, head in table_rows(hit.text)]
@@ -494,7 +507,7 @@ def rank_quotes(
                 lo = spans[max(0, i - 1)][0]
                 hi = spans[min(len(spans) - 1, i + width)][1]
                 own, ctx = content_words(hit.text[s:e]), content_words(hit.text[lo:hi])
-                lex = 0.7 * _share(qwords, own) + 0.3 * _share(qwords, ctx)
+                lex = 0.7 * _share(qwords, own, ref) + 0.3 * _share(qwords, ctx, ref)
                 lex_rank = 0.7 * _share(ranked_words, own) + 0.3 * _share(ranked_words, ctx)
                 inside = [named for (r0, r1), _, named in rows if s <= r0 and r1 <= e]
                 if len(inside) >= 2:  # a table read as one "sentence": a wall of numbers
@@ -512,7 +525,7 @@ def rank_quotes(
             top = header[0] if header else s
             above = hit.text[max(0, top - 200) : top]
             own = content_words(f"{above} {head or ''} {hit.text[s:e]}")
-            lex, lex_rank = _share(qwords, own), _share(ranked_words, own)
+            lex, lex_rank = _share(qwords, own, ref), _share(ranked_words, own)
             cands.append((n, s, e, hit.text[s:e], shown, lex, lex_rank))
             parts.append((len(sentences),))
             sentences.append(shown)
@@ -521,7 +534,9 @@ def rank_quotes(
             # "ISAO Information Sharing and Analysis Organization" in a list of acronyms too
             # long to be read as one sentence.
             own = content_words(hit.text[line[0] : line[1]])
-            cands.append((n, *line, hit.text[line[0] : line[1]], "", _share(qwords, own), _share(ranked_words, own)))
+            cands.append(
+                (n, *line, hit.text[line[0] : line[1]], "", _share(qwords, own, ref), _share(ranked_words, own))
+            )
             parts.append((len(sentences),))
             sentences.append(hit.text[line[0] : line[1]])
         if want is _CODEISH:
@@ -535,7 +550,7 @@ def rank_quotes(
                 own = content_words(hit.text[s:e])
                 if len(said) >= 2:
                     describing.add(len(cands))
-                cands.append((n, s, e, hit.text[s:e], "", _share(qwords, own), _share(ranked_words, own)))
+                cands.append((n, s, e, hit.text[s:e], "", _share(qwords, own, ref), _share(ranked_words, own)))
                 parts.append((len(sentences),))
                 sentences.append(hit.text[s:e])
     if not cands:

@@ -495,3 +495,14 @@ def test_what_something_is_called_asks_for_its_name_under_its_label():
     )
     q = best_quote(question, [_hit(text)])
     assert "Repeatable" in q.text
+
+
+def test_a_sentence_need_not_repeat_the_document_named_in_the_question():
+    doc = "nist-sp-800-145-cloud.pdf"
+    text = "Hybrid cloud. It is bound together by technology that enables portability (e.g., cloud bursting)."
+    hit = Hit(chunk_id=1, doc=doc, page=7, text=text, score=1.0, rank=1, end=len(text))
+    q = best_quote("What example of portability does SP 800-145 give for a hybrid cloud?", [hit])
+    assert "bursting" in q.text and q.lexical >= 0.6  # "SP 800-145" not counted against it
+    said = "As SP 800-145 says, a hybrid cloud has portability (e.g., cloud bursting)."
+    q = best_quote("What example of portability does SP 800-145 give for a hybrid cloud?", [_hit(said)])
+    assert round(q.lexical, 3) == 0.75  # a sentence that names it counts it: 6 of the 8 words
