@@ -163,7 +163,13 @@ _FOCUS = [
         re.I,
     ),
     # "How does FIPS 199 define an 'information type'?"
-    re.compile(rf"\bdefines?\s+(?:(?:an?|the)\s+)?[{_QUOTE}]?(?P<t>[^?{_QUOTE}]+?)[{_QUOTE}]?\s*(?:\?|$)", re.I),
+    re.compile(
+        rf"\b(?:defines?|describes?)\s+(?!(?:for|in|as|by|under|with|on|to|at)\b)(?:(?:an?|the)\s+)?"
+        rf"[{_QUOTE}]?(?P<t>[^?{_QUOTE}]+?)[{_QUOTE}]?\s*(?:\?|$)",
+        re.I,
+    ),
+    # "What does the glossary list under the term security objective?"
+    re.compile(rf"\bthe\s+(?:term|entry)\s+[{_QUOTE}]?(?P<t>[^?{_QUOTE}]+?)[{_QUOTE}]?\s*(?:\?|$)", re.I),
     # "What does the glossary say a taxonomy is?"
     re.compile(r"\bsays?\s+(?P<t>[^?]+?)\s+(?:is|are|means)\s*\??$", re.I),
     re.compile(
@@ -586,8 +592,12 @@ def rank_quotes(
             score += 0.08 if _has_new(want, read, question) else -0.08
         if read.count(" ") > 60:  # two long sentences read as a wall of text
             score -= 0.03
-        if any(_POINTER.search(sentences[i]) for i in idx):
-            score -= 0.15  # "The five Framework Core Functions are defined below.": the answer is elsewhere
+        # "The five Framework Core Functions are defined below.": the answer is elsewhere -
+        # unless a count is asked, which such a sentence gives ("How many Functions ...?").
+        if any(_POINTER.search(sentences[i]) for i in idx) and not (
+            want is _NUMBERISH and _has_new(want, read, question)
+        ):
+            score -= 0.15
         if wants_author and _BYLINE.search(read):
             score += 0.12
         asked = qnums - named_nums  # "FIPS 199" names a document, not the answer

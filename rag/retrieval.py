@@ -14,9 +14,10 @@ from pathlib import Path
 
 import numpy as np
 
+from ingest.chunking import split_sentences
 from ingest.loaders import TEXT_SUFFIXES
 from rag.index import VectorIndex
-from rag.quotes import acronym_line, defines, focus_term
+from rag.quotes import acronym_line, defines, definition_start, focus_term
 from rag.settings import Settings
 from rag.store import Store, numbered_labels
 from rag.types import Hit
@@ -25,6 +26,16 @@ logger = logging.getLogger(__name__)
 
 
 _ACRONYM = re.compile(r"(?=(?:\w*[A-Z]){2})[A-Za-z][A-Za-z0-9]{1,9}")  # "PPI", "IaaS", "ISAO"
+
+
+def _spells_out(text: str, acronym: str) -> bool:
+    return defines(text, acronym, expansion_only=True) or acronym_line(text, acronym) is not None
+
+
+def _defines_inside(text: str, term: str) -> bool:
+    """A sentence or line of ``text`` defines ``term`` (a glossary entry, "X is ...")."""
+    pieces = [text[s:e] for s, e in split_sentences(text)] + text.split("\n")
+    return any(definition_start(p, term) is not None for p in pieces if term.lower() in p.lower())
 
 
 def rrf_fuse(rankings: Sequence[Sequence[int]], weights: Sequence[float], k: int = 60) -> list[tuple[int, float]]:
@@ -109,17 +120,20 @@ class Retriever:
     def _spelling_out(
         self, query: str, n: int, collections: Sequence[str] | None, doc_ids: Sequence[int] | None
     ) -> list[int]:
-        """The chunks that spell out the acronym a definition question asks about, best first."""
+        """The chunks that spell out the acronym a definition question asks about, or hold
+        a definition or glossary entry of its term ("SECURITY OBJECTIVE: Confidentiality,
+        integrity, or availability."), best first."""
         term = focus_term(query)
-        if term is None or not _ACRONYM.fullmatch(term):
+        if term is None or len(term.split()) > 4:
             return []
-        found = [i for i, _ in self.store.match(f'"{term}"', n, collections, doc_ids)]
+        words = re.findall(r"\w+", term)
+        if not words:
+            return []
+        found = [i for i, _ in self.store.match('"' + " ".join(words) + '"', n, collections, doc_ids)]
         texts = self.store.hits(found)
-        return [
-            i
-            for i in found
-            if i in texts and (defines(texts[i].text, term, expansion_only=True) or acronym_line(texts[i].text, term))
-        ]
+        if _ACRONYM.fullmatch(term):
+            return [i for i in found if i in texts and _spells_out(texts[i].text, term)]
+        return [i for i in found if i in texts and _defines_inside(texts[i].text, term)]
 
     def _chunk_hits(self, ranked: list[tuple[int, float]]) -> list[Hit]:
         rows = self.store.hits([cid for cid, _ in ranked])

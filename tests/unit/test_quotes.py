@@ -506,3 +506,18 @@ def test_a_sentence_need_not_repeat_the_document_named_in_the_question():
     said = "As SP 800-145 says, a hybrid cloud has portability (e.g., cloud bursting)."
     q = best_quote("What example of portability does SP 800-145 give for a hybrid cloud?", [_hit(said)])
     assert round(q.lexical, 3) == 0.75  # a sentence that names it counts it: 6 of the 8 words
+
+
+def test_describe_and_the_term_ask_for_a_definition_but_define_for_does_not():
+    assert focus_term("How does FIPS 199 describe a loss of integrity?") == "loss of integrity"
+    assert focus_term("What does the glossary list under the term security objective?") == "security objective"
+    assert focus_term("How many levels of impact does FIPS 199 define for a breach?") is None
+
+
+def test_a_count_is_quoted_from_the_sentence_that_announces_a_list():
+    text = (
+        "The Framework Core Functions are five, listed below. Nothing else is said in this sentence at all. "
+        "Each Function of the Framework Core does have many outcomes."
+    )
+    q = best_quote("How many Functions does the Framework Core have?", [_hit(text)])
+    assert "five" in q.text

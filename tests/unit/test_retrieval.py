@@ -180,6 +180,17 @@ def test_the_page_that_spells_out_the_acronym_asked_about_is_found(settings, mon
     assert rag.search(question, k=1)[0].doc != "intro.pdf"
 
 
+def test_the_glossary_page_that_defines_the_term_asked_about_is_found(settings, monkeypatch):
+    rag = RAG(settings, embedder=ConceptEmbedder(), generator=FakeGenerator())
+    for i in range(4):
+        _add(rag, f"section-{i}.pdf", [f"Section {i} maps each security objective to the term used in the glossary."])
+    _add(rag, "glossary.pdf", ["Marine terms. SECURITY OBJECTIVE: Confidentiality, integrity, or availability."])
+    question = "What does the glossary list under the term security objective?"
+    assert rag.search(question, k=1)[0].doc == "glossary.pdf"
+    monkeypatch.setattr("rag.retrieval.Retriever._spelling_out", lambda *a: [])
+    assert rag.search(question, k=1)[0].doc != "glossary.pdf"
+
+
 def test_a_label_naming_a_document_is_no_evidence_for_a_page(settings):
     rag = RAG(settings, embedder=ConceptEmbedder(), generator=FakeGenerator())
     _add(rag, "fips-199-categorization.pdf", ["Impact levels are low, moderate and high for each objective."])
