@@ -99,11 +99,11 @@ class Retriever:
                 expr = " AND ".join(f'"{p}"' for p in labels)
                 rankings.append([i for i, _ in self.store.match(expr, n_cand, collections, doc_ids)])
                 weights.append(s.bm25_weight)
-            spelled = self._spelling_out(query, n_cand, collections, doc_ids)
-            if spelled:
+            defining = self._defining(query, n_cand, collections, doc_ids)
+            if defining:
                 # "What does PPI stand for?": the passages that spell PPI out rank as a list
                 # of their own; every page of the paper says "PPI", one says what it is.
-                rankings.append(spelled)
+                rankings.append(defining)
                 weights.append(s.bm25_weight)
             fused = rrf_fuse(rankings, weights, s.rrf_k)
         n_keep = max(k, s.candidates if self.reranker else k)
@@ -117,7 +117,7 @@ class Retriever:
         self.last_timings = {"embed": t1 - t0, "search": t2 - t1, "total": time.perf_counter() - t0}
         return hits
 
-    def _spelling_out(
+    def _defining(
         self, query: str, n: int, collections: Sequence[str] | None, doc_ids: Sequence[int] | None
     ) -> list[int]:
         """The chunks that spell out the acronym a definition question asks about, or hold

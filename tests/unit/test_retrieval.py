@@ -168,27 +168,30 @@ def test_a_page_naming_the_numbered_label_asked_about_ranks_first(settings, monk
     assert rag.search(question, k=1)[0].doc == "overview.pdf"
 
 
-def test_the_page_that_spells_out_the_acronym_asked_about_is_found(settings, monkeypatch):
+@pytest.mark.parametrize(
+    "question, repeating, defining",
+    [
+        (  # every results page says "PPI"; one spells it out
+            "What does PPI stand for?",
+            "In table {i}, the PPI range and the PPI bounds stand for the PPI interval.",
+            "Marine scores are computed with prediction-powered inference (PPI) over a labelled set.",
+        ),
+        (  # every section names the term; the glossary defines it
+            "What does the glossary list under the term security objective?",
+            "Section {i} maps each security objective to the term used in the glossary.",
+            "Marine terms. SECURITY OBJECTIVE: Confidentiality, integrity, or availability.",
+        ),
+    ],
+)
+def test_the_page_that_defines_the_term_asked_about_is_found(settings, monkeypatch, question, repeating, defining):
     rag = RAG(settings, embedder=ConceptEmbedder(), generator=FakeGenerator())
     for i in range(4):
-        _add(rag, f"results-{i}.pdf", [f"In table {i}, the PPI range and the PPI bounds stand for the PPI interval."])
-    _add(rag, "intro.pdf", ["Marine scores are computed with prediction-powered inference (PPI) over a labelled set."])
-    question = "What does PPI stand for?"
-    assert rag.search(question, k=1)[0].doc == "intro.pdf"
-    # Without the list of pages that spell it out, the pages repeating "PPI" win.
-    monkeypatch.setattr("rag.retrieval.Retriever._spelling_out", lambda *a: [])
-    assert rag.search(question, k=1)[0].doc != "intro.pdf"
-
-
-def test_the_glossary_page_that_defines_the_term_asked_about_is_found(settings, monkeypatch):
-    rag = RAG(settings, embedder=ConceptEmbedder(), generator=FakeGenerator())
-    for i in range(4):
-        _add(rag, f"section-{i}.pdf", [f"Section {i} maps each security objective to the term used in the glossary."])
-    _add(rag, "glossary.pdf", ["Marine terms. SECURITY OBJECTIVE: Confidentiality, integrity, or availability."])
-    question = "What does the glossary list under the term security objective?"
-    assert rag.search(question, k=1)[0].doc == "glossary.pdf"
-    monkeypatch.setattr("rag.retrieval.Retriever._spelling_out", lambda *a: [])
-    assert rag.search(question, k=1)[0].doc != "glossary.pdf"
+        _add(rag, f"section-{i}.pdf", [repeating.format(i=i)])
+    _add(rag, "defining.pdf", [defining])
+    assert rag.search(question, k=1)[0].doc == "defining.pdf"
+    # Without the list of pages that define it, the pages repeating the term win.
+    monkeypatch.setattr("rag.retrieval.Retriever._defining", lambda *a: [])
+    assert rag.search(question, k=1)[0].doc != "defining.pdf"
 
 
 def test_a_label_naming_a_document_is_no_evidence_for_a_page(settings):
