@@ -475,14 +475,14 @@ def rank_quotes(
     # "coffee" in a question about coffee-brewing.txt says nothing about which sentence
     # answers, nor does "NIST SP 800-145" in "according to NIST SP 800-145" - in that
     # document's passages, or in a list of sources that names it. They are left out of the
-    # coverage that ranks the sentences, and kept in the coverage that the answer gate
-    # (RAG_MIN_QUOTE_COVERAGE) checks. Of a name's numbers, only those the question names
-    # the document by count ("FIPS 199", not the "0" of "ID 0" in riscv-sbi-v1-0.pdf).
-    named_nums: set[str] = set()
-    named_words: set[str] = set()
-    for h in hits[:max_passages]:
-        named_nums |= naming_numbers(question, h.doc)
-        named_words |= {w for w in content_words(doc_words(h.doc)) if not w.isdigit()}
+    # coverage that ranks the sentences. The answer gate (RAG_MIN_QUOTE_COVERAGE) keeps
+    # them, but does not count the words that name the passage's own document ("SP
+    # 800-145") against a sentence that leaves them out. Of a name's numbers, only those the
+    # question names the document by count ("FIPS 199", not the "0" of "ID 0" in
+    # riscv-sbi-v1-0.pdf).
+    refs = [doc_reference(question, h.doc) for h in hits[:max_passages]]
+    named_nums = {t for ref in refs for t in ref if t[0].isdigit()}
+    named_words = {w for h in hits[:max_passages] for w in content_words(doc_words(h.doc)) if not w.isdigit()}
     about_doc = want is _DATEISH or bool(_ASKS_AUTHOR.search(question) or _ABOUT_DOC.search(question))
     # "..., according to NIST SP 800-145?": words that only say where to look are not
     # asked of the sentence, not even by the answer gate.
@@ -491,11 +491,11 @@ def rank_quotes(
         source |= content_words(m.group("src") or m.group("lead") or m.group("tail")) & (named_words | named_nums)
     qwords = _counted(qwords, source)
     for n, hit in enumerate(hits[:max_passages], 1):
-        own = {w for w in content_words(doc_words(hit.doc)) if not w.isdigit()}
-        ranked_words = _counted(qwords, (own if about_doc else named_words) | named_nums)
+        own_doc = {w for w in content_words(doc_words(hit.doc)) if not w.isdigit()}
+        ranked_words = _counted(qwords, (own_doc if about_doc else named_words) | named_nums)
         # "SP 800-145" in "What example does SP 800-145 give ...?" is not asked of a sentence
         # of that document, though one that says it counts it.
-        ref = content_words(" ".join(doc_reference(question, hit.doc))) & qwords
+        ref = content_words(" ".join(refs[n - 1])) & qwords
         spans = [(s, e) for s, e in split_sentences(hit.text) if e - s >= 12]
         # Each table row once, with whether the question names it.
         rows = [(r, head, _row_named(hit.text[r[0] : r[1]], qwords, qnums)) for r, head in table_rows(hit.text)]
