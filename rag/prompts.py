@@ -87,13 +87,24 @@ _FOLLOW_UP = re.compile(
 )
 
 
+# Contractions typed without their apostrophe ("whats", "whos") or with it ("what's"):
+# the question words they stand for, so that neither counts as a word the answer must say.
+_CONTRACTION = re.compile(r"\b(what|who|how|where|when|why|which|that|there)[\u2019']?s\b", re.IGNORECASE)
+
+
+def plain_question(question: str) -> str:
+    """A question as typed, with "whats" / "what's" read as "what is" ("whats a
+    cybersecurity incident" asks what "what is a cybersecurity incident" asks)."""
+    return _CONTRACTION.sub(lambda m: f"{m.group(1)} is", question.strip())
+
+
 def standalone_question(question: str, history: Sequence[Message]) -> str:
     """Rewrite a follow-up into a question that can be searched on its own.
 
     A follow-up ("and what about the second one?") refers back to the conversation; it
     is expanded with the previous user question, so retrieval sees both subjects.
     """
-    question = question.strip()
+    question = plain_question(question)
     previous = [m["content"] for m in history if m["role"] == "user" and m["content"].strip()]
     if not previous:
         return question

@@ -63,6 +63,15 @@ def _quantity(units: str) -> re.Pattern:
 
 
 _LENGTH = _quantity(_LENGTH_UNITS)  # how tall, high, wide, deep, far
+_AGE = re.compile(  # how old: "seven and a half years", not "once a week"
+    r"\b(?:\d+|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|thirteen|fourteen|fifteen|"
+    r"sixteen|seventeen|eighteen|nineteen|twenty|thirty|forty|fifty|sixty|seventy|eighty|ninety|hundred)"
+    r"(?:\s+and\s+a\s+half)?[\s-]+(?:years?|months?)\b",
+    re.I,
+)
+_MONEY = re.compile(
+    r"[$\u20ac\u00a3]\s?\d|\b\d[\d,.]*\s*(?:million\s+|billion\s+)?(?:dollars?|usd|euros?|cents?)\b", re.I
+)
 _DURATION = _quantity(_TIME_UNITS)  # how long does it take, how long ago
 _WITH_UNIT = _quantity(f"{_LENGTH_UNITS}|{_TIME_UNITS}|{_OTHER_UNITS}")  # how long, old, heavy, fast
 _SUBCATEGORY = r"[A-Z]{2,}\.[A-Z]{2,}(?:-\d+)?"  # "PR.DS-1", "ID.SC"
@@ -93,7 +102,15 @@ def answer_type(question: str) -> re.Pattern | None:
         q,
     ):
         return _DURATION  # "how long does it take": a time, not a length
-    if re.search(r"\bhow (?:long|old|heavy|fast)\b", q):
+    if re.search(r"\bhow old\b", q):
+        return _AGE  # "seven and a half years", not "a minute"
+    if re.search(
+        r"\bhow much\b.*\b(?:pay|paid|pays|cost|costs|charge|charged|spend|spent|fee|price|worth)\b|"
+        r"\bhow (?:many|much) (?:dollars|money)\b|\bwhat (?:is|was|are|were) the (?:\w+ )?(?:price|cost|fee)s?\b",
+        q,
+    ):
+        return _MONEY  # an amount of money: "$75", "19 dollars"
+    if re.search(r"\bhow (?:long|heavy|fast)\b", q):
         return _WITH_UNIT  # a length, a duration, an age, a weight, a speed
     if re.search(
         r"\bhow (?:many|much|large|big|often)\b|"
@@ -112,8 +129,10 @@ def answer_type(question: str) -> re.Pattern | None:
         q,
     ):
         return _NAMEISH
-    if re.search(rf"\bwhich\s+(?:[\w-]+\s+){{0,2}}?(?:{_NAMED_KINDS})\b", q):
-        return _NAMEISH  # "which language model": things known by their names
+    if re.search(rf"\bwhich\s+(?:[\w-]+\s+){{0,2}}?(?:{_NAMED_KINDS})\b", q) or re.search(
+        rf"\bwhat\s+(?!{_NOT_KIND}\b)(?:[\w-]+\s+)?(?:{_NAMED_KINDS})\b", q
+    ):
+        return _NAMEISH  # "which retriever", "what pretrained model": things known by their names
     return None
 
 
@@ -131,6 +150,13 @@ _POINTER = re.compile(
     r"(?:\b(?:below|as\s+follows|following)|\b(?:shown|listed|given|summari[sz]ed|described|defined)\s+in\s+"
     r"(?:the\s+)?(?:table|figure|section|appendix)\s*[\w.-]*)\s*[:.]?\s*$|:\s*$",
     re.I,
+)
+
+
+# A sentence cut off before its end: "The remote fence function acts as a full TLB flush if"
+# (the condition follows as a bullet).
+_DANGLING = re.compile(
+    r"\b(?:if|when|whether|unless|where|of|the|a|an|to|and|or|as|that|with|for|by|in|on|is|are|be|than)\s*$", re.I
 )
 
 
@@ -153,7 +179,12 @@ _NAMED_KINDS = (
     r"retrievers?|implementations?|extensions?|organi[sz]ations?|compan(?:y|ies)|agenc(?:y|ies)|"
     r"institutes?|universit(?:y|ies)|persons?|people|authors?|tools?|librar(?:y|ies)|frameworks?|"
     r"standards?|orders?|acts?|laws?|products?|projects?|programs?|programmes?|languages?|datasets?|"
-    r"benchmarks?|countr(?:y|ies)|cit(?:y|ies)|teams?|departments?|papers?|books?|characters?"
+    r"benchmarks?|countr(?:y|ies)|cit(?:y|ies)|teams?|departments?|papers?|books?|characters?|llms?|"
+    r"(?:pre-?trained|language|base|foundation|embedding|judge|generative|llm)\s+models?"
+)
+# Words after "what" that start a question about something else ("what does the framework ...").
+_NOT_KIND = (
+    r"(?:is|are|was|were|does|do|did|has|have|had|can|could|should|would|will|the|a|an|this|that|kind|type|sort)"
 )
 _QUOTE = "\"'\u2018\u2019\u201c\u201d"
 _FOCUS = [
@@ -161,6 +192,10 @@ _FOCUS = [
     re.compile(
         rf"\bdo(?:es)?\s+(?:the\s+)?(?:abbreviation|acronym|term)?\s*[{_QUOTE}]?(?P<t>[^?{_QUOTE}]+?)[{_QUOTE}]?\s+(?:stand\s+for|mean)\b",
         re.I,
+    ),
+    # "ISAO stands for?", "what CSF stands for"
+    re.compile(
+        rf"^(?:what\s+(?:does\s+)?)?[{_QUOTE}]?(?P<t>[^?{_QUOTE}]+?)[{_QUOTE}]?\s+stands?\s+for\s*\??\s*$", re.I
     ),
     # "How does FIPS 199 define an 'information type'?"
     re.compile(
@@ -188,8 +223,10 @@ def focus_term(question: str) -> str | None:
         m = pattern.search(question.strip())
         if m:
             term = m.group("t") if m.group("t") else m.group("u")
-            term = re.sub(r"^(?:a|an|the)\s+", "", term.strip(), flags=re.I)
+            term = re.sub(r"^(?:a|an|the)\s+", "", term.strip().strip(_QUOTE).strip(), flags=re.I).strip(_QUOTE)
             term = re.sub(r"\s+in\s+the\s+.*$", "", term)  # "PPI in the ARES paper" (stand-for form)
+            # "a cybersecurity incident according to the CSF glossary": where to look, not the term
+            term = re.sub(r"\s+(?:according\s+to|as\s+(?:defined|used)\s+(?:in|by)|per)\s+.*$", "", term, flags=re.I)
             if re.search(r"\b(?:called|named|known\s+as)$", term):
                 return None  # "What is Implementation Tier 3 called?" asks for a name, not a definition
             if 0 < len(term.split()) <= 6:
@@ -414,7 +451,7 @@ def narrow_answer(question: str, text: str) -> bool | None:
     time of day or a quantity with its unit ("six o'clock", "three inches", "16 hours"),
     not already in the question. None when the question asks for no such thing."""
     want = answer_type(question)
-    if want not in (_TIMEISH, _LENGTH, _DURATION, _WITH_UNIT):
+    if want not in (_TIMEISH, _LENGTH, _DURATION, _WITH_UNIT, _AGE, _MONEY):
         return None
     return _has_new(want, text, question)
 
@@ -423,6 +460,9 @@ def _has_new(pattern: re.Pattern, text: str, question: str) -> bool:
     """``text`` holds a token of ``pattern`` that the question does not already contain."""
     ql = question.lower()
     return any(m.group(0).lower() not in ql for m in pattern.finditer(text))
+
+
+NARROW_MARGIN = 0.1  # how much lower a sentence holding the narrow answer may rank than the best
 
 
 def best_quote(
@@ -437,6 +477,15 @@ def best_quote(
     if not ranked:
         return None
     best = ranked[0]
+    if narrow_answer(question, best.shown or best.text) is False and not best.defines:
+        # "What time is it always at the tea party?": the best sentence that says a time,
+        # when it ranks close to one that does not.
+        typed = [
+            q
+            for q in ranked[1:]
+            if q.score >= best.score - NARROW_MARGIN and narrow_answer(question, q.shown or q.text)
+        ]
+        best = typed[0] if typed else best
     return best if best.shown or best.defines else _with_heading(best, hits[best.n - 1].text)
 
 
@@ -510,6 +559,8 @@ def rank_quotes(
                     continue  # "... of the cloud provider. Hybrid cloud.": the next entry's title
                 if e - s > max_chars * width or (width == 1 and e - s > max_chars):
                     continue
+                if i + width < len(spans) and _DANGLING.search(hit.text[s:e]):
+                    continue  # "... acts as a full TLB flush if" goes on in the next line's bullet
                 lo = spans[max(0, i - 1)][0]
                 hi = spans[min(len(spans) - 1, i + width)][1]
                 own, ctx = content_words(hit.text[s:e]), content_words(hit.text[lo:hi])
@@ -573,7 +624,8 @@ def rank_quotes(
         sem = np.zeros(len(cands))
     # Per passage: the question's identifiers, and those plus its labels ("Tier 3", whose
     # entry "Tier 3: Repeatable" answers), that do not name the passage's own document.
-    qlabels = [lab for lab in numbered_labels(question) if not _CAPTION.match(lab)]
+    # A label whose number names a document ("FIPS PUB 199") is no entry to look up.
+    qlabels = [lab for lab in numbered_labels(question) if not _CAPTION.match(lab) and not numbers(lab) & named_nums]
     doc_codes = [{c for c in qcodes if c not in h.doc.lower()} for h in hits[:max_passages]]
     doc_entries = [
         codes | {lab for lab in qlabels if lab not in doc_words(h.doc.lower())}
