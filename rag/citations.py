@@ -79,7 +79,57 @@ def split_claims(answer: str) -> list[tuple[str, list[int]]]:
 
 
 def content_words(text: str) -> set[str]:
-    return {_stem(w) for w in _WORD.findall(text.lower()) if w not in _STOP and (len(w) > 1 or w.isdigit())}
+    return {_stem(_canon(w)) for w in _WORD.findall(text.lower()) if w not in _STOP and (len(w) > 1 or w.isdigit())}
+
+
+# Short forms people type for the words documents spell out, and British spellings read as
+# American ones, so that "which github repo" finds "repository" and "licence" "license".
+_SPELLED_OUT = {
+    "repo": "repository",
+    "repos": "repositories",
+    "info": "information",
+    "spec": "specification",
+    "specs": "specifications",
+    "config": "configuration",
+    "params": "parameters",
+    "param": "parameter",
+    "org": "organization",
+    "orgs": "organizations",
+    "govt": "government",
+    "dept": "department",
+    "approx": "approximately",
+    "max": "maximum",
+    "min": "minimum",
+    "pct": "percent",
+    "licence": "license",
+    "licences": "licenses",
+    "licenced": "licensed",
+    "defence": "defense",
+    "offence": "offense",
+    "centre": "center",
+    "centres": "centers",
+    "programme": "program",
+    "programmes": "programs",
+    "catalogue": "catalog",
+    "colour": "color",
+    "colours": "colors",
+    "behaviour": "behavior",
+    "behaviours": "behaviors",
+    "favour": "favor",
+    "honour": "honor",
+    "labour": "labor",
+    "neighbour": "neighbor",
+    "harbour": "harbor",
+    "analyse": "analyze",
+    "analysed": "analyzed",
+}
+_BRITISH_ISE = re.compile(r"(?<=\w{3})is(?=(?:e|ed|es|ing|ation|ations)$)")
+
+
+def _canon(w: str) -> str:
+    """One spelling per word: "repo" -> "repository", "organisation" -> "organization"."""
+    w = _SPELLED_OUT.get(w, w)
+    return _BRITISH_ISE.sub("iz", w) if len(w) > 6 else w
 
 
 def numbers(text: str) -> set[str]:

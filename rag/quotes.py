@@ -223,6 +223,9 @@ def focus_term(question: str) -> str | None:
         m = pattern.search(question.strip())
         if m:
             term = m.group("t") if m.group("t") else m.group("u")
+            lead = re.match(r"^\s*(?P<t>[^-\u2013\u2014:,?]+?)\s*[-\u2013\u2014:,]", question)
+            if term.strip().lower() in ("it", "this", "that", "they", "these") and lead:
+                term = lead.group("t")  # "SEE in the SBI spec - what does it stand for?"
             term = re.sub(r"^(?:a|an|the)\s+", "", term.strip().strip(_QUOTE).strip(), flags=re.I).strip(_QUOTE)
             term = re.sub(r"\s+in\s+the\s+.*$", "", term)  # "PPI in the ARES paper" (stand-for form)
             # "a cybersecurity incident according to the CSF glossary": where to look, not the term
@@ -651,7 +654,7 @@ def rank_quotes(
         ):
             score -= 0.15
         if wants_author and _BYLINE.search(read):
-            score += 0.12
+            score += 0.2
         asked = qnums - named_nums  # "FIPS 199" names a document, not the answer
         if asked:
             score += 0.08 if asked <= numbers(read) else -0.04

@@ -521,3 +521,81 @@ def test_a_count_is_quoted_from_the_sentence_that_announces_a_list():
     )
     q = best_quote("How many Functions does the Framework Core have?", [_hit(text)])
     assert "five" in q.text
+
+
+def test_questions_typed_casually_ask_what_their_full_form_asks():
+    from rag.prompts import plain_question
+
+    assert plain_question("whats a cybersecurity incident?") == "what is a cybersecurity incident?"
+    assert plain_question("What's the DOI?") == "What is the DOI?"
+    assert plain_question("whatsoever remains") == "whatsoever remains"  # a word, not a contraction
+    assert focus_term("ISAO stands for?") == "ISAO"
+    assert focus_term("SEE in the SBI spec - what does it stand for?") == "SEE"
+    assert focus_term(plain_question("whats a cybersecurity incident according to the CSF glossary")) == (
+        "cybersecurity incident"
+    )
+    assert focus_term("In the cloud definition, what is meant by a 'cloud infrastructure'?") == "cloud infrastructure"
+
+
+def test_short_forms_and_british_spellings_are_the_words_documents_spell_out():
+    assert content_words("which github repo") == content_words("which GitHub repository")
+    assert content_words("the licence of the organisation") == content_words("the license of the organization")
+    assert content_words("categorised") == content_words("categorized")
+
+
+def test_a_narrow_question_quotes_the_close_sentence_that_holds_what_it_asks():
+    text = (
+        "'Yes, that's it,' said the Hatter with a sigh, 'it's always tea-time and we've no time to wash "
+        "the things at the tea party.' "
+        "'He won't do a thing I ask! It's always six o'clock now at the party.' A bright idea came into Alice's head."
+    )
+    q = best_quote("what time is it always at the Hatter's tea party", [_hit(text)])
+    assert q is not None and "six o'clock" in q.text
+    # Far below the best, a sentence with a time does not answer in its place.
+    far = "The Hatter's tea party is always at tea-time. " + " ".join(["Nothing more happened."] * 3) + " At noon."
+    q = best_quote("what time is the Hatter's tea party", [_hit(far)])
+    assert q is not None and "noon" not in q.text
+
+
+def test_ages_and_amounts_of_money_are_narrow_answer_types():
+    from rag.quotes import narrow_answer
+
+    assert narrow_answer("how old is Alice?", "She came to see him once a week.") is False
+    assert narrow_answer("how old is Alice?", "Alice was seven and a half years old.") is True
+    assert narrow_answer("How much did Zuckerberg pay to acquire Parse?", "In 2013 he bought Parse.") is False
+    assert narrow_answer("How much did he pay for Parse?", "He paid $85 million for it.") is True
+    assert narrow_answer("How many dollars did the run cost?", "It cost 12 dollars.") is True
+    assert narrow_answer("How much is the entrance fee?", "Entrance is free for students.") is False
+
+
+def test_a_sentence_cut_off_before_its_bullet_is_quoted_with_it():
+    text = (
+        "Any function that uses a range of addresses must abide by the constraints below.\n"
+        "The remote fence function acts as a full TLB flush if\n"
+        "• start_addr and size are both 0\n"
+        "• size is equal to 2^XLEN-1\n"
+    )
+    q = best_quote("When does a remote fence call act as a full TLB flush?", [_hit(text)])
+    assert q is not None and q.text.rstrip().endswith("start_addr and size are both 0")
+
+
+def test_what_pretrained_model_and_which_llm_ask_for_a_name():
+    assert answer_type("what pretrained model are the judges fine-tuned from") is answer_type("Who wrote it?")
+    assert answer_type("which LLM does ARES use?") is answer_type("Who wrote it?")
+    assert answer_type("What does the framework say about tiers?") is None
+    assert answer_type("what deployment model is provisioned for open use?") is None
+
+
+def test_a_label_that_names_a_document_is_no_entry_to_quote():
+    sources = Hit(
+        chunk_id=1,
+        doc="SOURCES.md",
+        page=1,
+        text="- Title: *FIPS PUB 199: Standards for Security Categorization* (February 2004)\n",
+        score=1.0,
+        rank=1,
+        end=80,
+    )
+    fips = _hit("FIPS PUB 199 is issued by the National Institute of Standards.", 2, doc="fips-199-categorization.pdf")
+    ranked = rank_quotes("What is the DOI of FIPS PUB 199?", [sources, fips])
+    assert ranked and not any(q.defines for q in ranked)
