@@ -267,7 +267,11 @@ def definition_start(text: str, term: str) -> int | None:
         rf"(?:[.;:\])\u201d\"]|^\s*(?:(?!(?:The|A|An|This|That|These|Those|Each|Every|Its|Our|Their)\b)[A-Z][\w-]*\s+){{1,5}})\s*({head})\s+(?i:is|are|means|refers\s+to)\b",
         text,
     )
-    return inner.start(1) if inner else None
+    if inner:
+        return inner.start(1)
+    # A glossary entry after the previous entry's reference: "... SEC. 3542] INFORMATION SYSTEM: A ..."
+    entry = re.search(rf"[.;\])]\s*({head})\s*:\s*[A-Z]", text)
+    return entry.start(1) if entry else None
 
 
 def _definition_cut(text: str, focus: str | None, codes: set[str], row: bool) -> tuple[tuple[int, int], bool] | None:

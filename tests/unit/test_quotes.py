@@ -599,3 +599,15 @@ def test_a_label_that_names_a_document_is_no_entry_to_quote():
     fips = _hit("FIPS PUB 199 is issued by the National Institute of Standards.", 2, doc="fips-199-categorization.pdf")
     ranked = rank_quotes("What is the DOI of FIPS PUB 199?", [sources, fips])
     assert ranked and not any(q.defines for q in ranked)
+
+
+def test_a_glossary_entry_after_the_previous_entrys_reference_defines_its_term():
+    text = (
+        "EXECUTIVE AGENCY: An executive department specified in 5 U.S.C., SEC. 101; a military department "
+        "specified in 5 U.S.C., SEC. 102. [44 U.S.C., SEC. 3542] INFORMATION SYSTEM: A discrete set of "
+        "information resources organized for the collection, processing, maintenance, use, sharing, "
+        "dissemination, or disposition of information."
+    )
+    q = best_quote("How does FIPS 199 define an information system?", [_hit(text, doc="fips-199.pdf")])
+    assert q is not None and q.defines
+    assert q.text.startswith("INFORMATION SYSTEM: A discrete set")
