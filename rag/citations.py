@@ -54,6 +54,11 @@ def strip_markers(text: str) -> str:
     return re.sub(r"\s+([.,;:!?])", r"\1", re.sub(r"[ \t]{2,}", " ", text)).strip()
 
 
+_TITLE_STOP = re.compile(
+    r"\b(?:Mr|Mrs|Ms|Dr|Prof|St|Sr|Jr|vs|al|Fig|Sec)\s*(?:\[[\d,\s\-\u2013]+\]\s*)*\.(?=\s+[A-Z0-9])"
+)
+
+
 def split_claims(answer: str) -> list[tuple[str, list[int]]]:
     """Split an answer into (claim text without markers, cited passage numbers).
 
@@ -69,7 +74,9 @@ def split_claims(answer: str) -> list[tuple[str, list[int]]]:
         lambda m: " " + m.group(2).strip() + m.group(1) + m.group(2)[len(m.group(2).rstrip()) :],
         answer,
     )
-    parts = [p for p in re.split(r"(?<=[.!?])\s+|\n+", answer) if p.strip()]
+    # A title's full stop ends no claim: "In 2013, Mr [1]. Zuckerberg paid ..." is one claim.
+    answer = _TITLE_STOP.sub(lambda m: m.group(0).replace(".", "\u2024", 1), answer)
+    parts = [p.replace("\u2024", ".") for p in re.split(r"(?<=[.!?])\s+|\n+", answer) if p.strip()]
     claims = []
     for part in parts:
         text = strip_markers(part)

@@ -390,6 +390,11 @@ class RAG:
         # Queen of Hearts?" is not answered by a sentence about the Queen); with it, the
         # sentence may repeat fewer of the question's words ("'three inches is such a
         # wretched height to be'" for "How tall was the Caterpillar?").
+        # "How does FIPS 199 define an information system?" is not answered by a sentence
+        # that neither defines nor names what is asked about.
+        focus = focus_term(query)
+        if focus and not q.defines and not content_words(focus) <= content_words(q.shown or q.text):
+            return None
         narrow = narrow_answer(query, q.shown or q.text)
         if narrow is False and not q.defines:
             return None

@@ -237,3 +237,9 @@ def test_a_claim_needs_most_of_its_words_on_the_page():
     assert not v.claims[0].supported and v.citations == []
     v = verify_answer("Alice saw the Queen [1].", page, question="Whom did Alice see?")
     assert v.claims[0].supported and v.citations[0].page == 76
+
+
+def test_a_titles_full_stop_ends_no_claim():
+    # "In 2013, Mr [1]." alone would be a claim that says nothing, and verifies.
+    claims = split_claims("In 2013, Mr [1]. Zuckerberg paid $57.5 billion for it [1]. Dr. Ng agreed.")
+    assert claims == [("In 2013, Mr. Zuckerberg paid $57.5 billion for it.", [1]), ("Dr. Ng agreed.", [])]

@@ -245,6 +245,23 @@ def test_a_definition_is_quoted_though_it_repeats_few_of_the_questions_words(set
     assert answer.mode != "quoted"
 
 
+def test_a_definition_question_is_not_answered_by_a_sentence_without_its_term(settings, tmp_path):
+    folder = _folder(
+        tmp_path / "models",
+        {
+            "service-models.md": "The service models defined here form a simple taxonomy of cloud services.\n\n"
+            "Software as a Service. The consumer uses the provider's applications running on a cloud.\n"
+        },
+    )
+    gen = FakeGenerator(reply="")
+    rag = RAG(settings.replace(answer_policy="quoted", min_quote_coverage=0.3), FakeEmbedder(), gen)
+    rag.ingest_paths([folder])
+    answer = rag.ask("How do the service models define function as a service?")
+    assert answer.abstained and answer.mode == "abstained"
+    answer = rag.ask("How do the service models define software as a service?")
+    assert answer.mode == "quoted" and "provider's applications" in answer.answer
+
+
 def test_quoted_first_asks_the_model_when_no_sentence_qualifies(settings, docs):
     gen = FakeGenerator(reply="The lamp was automated in 1968 [1].")
     rag = RAG(settings.replace(answer_policy="quoted", min_quote_coverage=1.0), FakeEmbedder(), gen)
