@@ -357,7 +357,15 @@ class RAG:
             # A supported claim that shares no word with the question, nor does the sentence
             # that supports it ("A cup of brewed coffee is about 98% water" for "How long
             # should green tea steep?"), does not answer it.
-            if any(c.supported and self._speaks_to(query, c, verified.citations) for c in claims):
+            # A question for a time, an amount or a quantity with its unit is answered only by
+            # a claim that gives one ("How many dollars did it cost?" is not answered by "We
+            # tested the judge on 7000 models").
+            if any(
+                c.supported
+                and self._speaks_to(query, c, verified.citations)
+                and narrow_answer(query, c.text) is not False
+                for c in claims
+            ):
                 return Answer(
                     question, verified.answer, verified.citations, hits, False, claims, query, timings, raw, "generated"
                 )

@@ -262,6 +262,18 @@ def test_a_definition_question_is_not_answered_by_a_sentence_without_its_term(se
     assert answer.mode == "quoted" and "provider's applications" in answer.answer
 
 
+def test_a_generated_answer_to_a_narrow_question_must_give_what_it_asks(settings, docs):
+    # The claim is on the page, but it gives no time for a "how long" question.
+    gen = FakeGenerator(reply="Coffee should be brewed at 93 degrees Celsius [1].")
+    rag = RAG(settings.replace(answer_policy="generated"), FakeEmbedder(), gen)
+    rag.ingest_paths([docs])
+    answer = rag.ask("How long should coffee be brewed for?")
+    assert answer.mode != "generated"
+    gen.reply = "Coffee should be brewed for four minutes [1]."
+    answer = rag.ask("How long should coffee be brewed for?")
+    assert answer.mode == "generated" and "four minutes" in answer.answer
+
+
 def test_quoted_first_asks_the_model_when_no_sentence_qualifies(settings, docs):
     gen = FakeGenerator(reply="The lamp was automated in 1968 [1].")
     rag = RAG(settings.replace(answer_policy="quoted", min_quote_coverage=1.0), FakeEmbedder(), gen)
