@@ -63,8 +63,8 @@ def _quantity(units: str) -> re.Pattern:
 
 
 _LENGTH = _quantity(_LENGTH_UNITS)  # how tall, high, wide, deep, far
-_AGE = re.compile(  # how old: "seven and a half years", not "once a week"
-    r"\b(?:\d+|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|thirteen|fourteen|fifteen|"
+_AGE = re.compile(  # how old: "seven and a half years", "Jeffrey Emanuel, 42,", not "once a week"
+    r"(?<=[A-Za-z]),\s*\d{1,3}\s*,|\baged?\s+\d{1,3}\b|\b(?:\d+|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|thirteen|fourteen|fifteen|"
     r"sixteen|seventeen|eighteen|nineteen|twenty|thirty|forty|fifty|sixty|seventy|eighty|ninety|hundred)"
     r"(?:\s+and\s+a\s+half)?[\s-]+(?:years?|months?)\b",
     re.I,
@@ -792,6 +792,7 @@ def plain_text(text: str) -> str:
     removed ("### a.pdf\n- Title: *FIPS PUB 199*" -> "a.pdf Title: FIPS PUB 199"), spaces
     collapsed. Only the answer's wording changes; the citation keeps the page's exact text."""
     text = _MD_EMPHASIS.sub(r"\2", _MD_LINE.sub("", text))
+    text = re.sub(r"(?<=\w)\s*\u2014\s*(?=\w)", " \u2014 ", text)  # "Functions—Identify" -> "Functions — Identify"
     return " ".join(text.split())
 
 

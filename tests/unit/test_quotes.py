@@ -611,3 +611,12 @@ def test_a_glossary_entry_after_the_previous_entrys_reference_defines_its_term()
     q = best_quote("How does FIPS 199 define an information system?", [_hit(text, doc="fips-199.pdf")])
     assert q is not None and q.defines
     assert q.text.startswith("INFORMATION SYSTEM: A discrete set")
+
+
+def test_an_age_between_commas_answers_how_old_and_a_dash_between_words_reads_spaced():
+    from rag.quotes import narrow_answer
+
+    assert narrow_answer("How old is the founder?", "said Jeffrey Emanuel, 42, the founder") is True
+    assert narrow_answer("How old is the founder?", "In 2013, 42 people came") is False
+    assert narrow_answer("How old is the billionaire?", "the 40-year-old billionaire") is True
+    assert plain_text("five Functions\u2014Identify, Protect") == "five Functions \u2014 Identify, Protect"
