@@ -121,8 +121,8 @@ def answer_type(question: str) -> re.Pattern | None:
         return _NUMBERISH
     if re.search(
         r"\b(?:what|which)\s+(?:\S+\s+){0,3}?(?:id|identifier|register|code|abbreviation|acronym)\b(?!\s+\d)", q
-    ):
-        return _CODEISH
+    ) or re.match(r"\s*(?:the\s+)?(?:[\w-]+\s+){0,2}?(?:id|identifier|code|abbreviation|acronym)\s+(?:of|for)\b", q):
+        return _CODEISH  # also typed as keywords: "subcategory ID for running vulnerability scans"
     if re.search(
         r"\bwho\b|\bwhom\b|\bwhat (?:is|was) (?:the|its|his|her|their) name\b|\bwhat name\b|"
         r"^\s*what (?:is|are|was|were) [^?]+ (?:called|named)\b",

@@ -620,3 +620,11 @@ def test_an_age_between_commas_answers_how_old_and_a_dash_between_words_reads_sp
     assert narrow_answer("How old is the founder?", "In 2013, 42 people came") is False
     assert narrow_answer("How old is the billionaire?", "the 40-year-old billionaire") is True
     assert plain_text("five Functions\u2014Identify, Protect") == "five Functions \u2014 Identify, Protect"
+
+
+def test_an_identifier_asked_for_in_keywords_is_quoted_from_its_entry():
+    assert answer_type("subcategory ID for running vulnerability scans") is answer_type("Which register holds the ID?")
+    assert answer_type("unique identifier of the supply chain risk management category") is not None
+    table = "DE.CM-7: Monitoring for unauthorized personnel is performed\nDE.CM-8: Vulnerability scans are performed\n"
+    q = best_quote("subcategory ID for running vulnerability scans", [_hit(table)])
+    assert q is not None and q.defines and q.text.startswith("DE.CM-8")
