@@ -625,6 +625,11 @@ def test_an_age_between_commas_answers_how_old_and_a_dash_between_words_reads_sp
 def test_an_identifier_asked_for_in_keywords_is_quoted_from_its_entry():
     assert answer_type("subcategory ID for running vulnerability scans") is answer_type("Which register holds the ID?")
     assert answer_type("unique identifier of the supply chain risk management category") is not None
-    table = "DE.CM-7: Monitoring for unauthorized personnel is performed\nDE.CM-8: Vulnerability scans are performed\n"
+    table = (
+        "DE.CM-7: Monitoring for unauthorized personnel is performed CIS CSC 1, 2\n"
+        "COBIT 5 DSS05.02\n"
+        "DE.CM-8: Vulnerability scans are performed CIS CSC 4, 20\n"
+        "COBIT 5 BAI03.10\n"
+    )
     q = best_quote("subcategory ID for running vulnerability scans", [_hit(table)])
     assert q is not None and q.defines and q.text.startswith("DE.CM-8")
