@@ -23,6 +23,8 @@ from rag.quotes import (
     best_quote,
     code_terms,
     focus_term,
+    names_another,
+    naming_numbers,
     narrow_answer,
     plain_text,
     question_coverage,
@@ -403,6 +405,9 @@ class RAG:
         focus = focus_term(query)
         if focus and not q.defines and not content_words(focus) <= content_words(q.shown or q.text):
             return None
+        named = {t for hit in hits for t in naming_numbers(query, hit.doc)}
+        if names_another(query, q.shown or q.text, named):
+            return None  # "LLaMA 2 ... downloaded" does not answer a question about LLaMA 3
         narrow = narrow_answer(query, q.shown or q.text)
         if narrow is False and not q.defines:
             return None

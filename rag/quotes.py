@@ -453,6 +453,29 @@ def doc_reference(question: str, doc: str) -> set[str]:
     return found
 
 
+_NAME_NUMBER = re.compile(r"\b([A-Za-z][A-Za-z-]*?)[\s-]?(\d+(?:\.\d+)*)\b(?![.,]?\d)")
+
+
+def names_another(question: str, text: str, ignore: set[str] | frozenset[str] = frozenset()) -> bool:
+    """Whether ``text`` speaks of another of what the question names by a name and a number:
+    "LLaMA 2" for "How many times has LLaMA 3 been downloaded?", "Tier 2" for a question
+    about "Tier 4" - and never of the one asked about."""
+    said = {(w.lower(), n) for w, n in _NAME_NUMBER.findall(text) if len(w) > 1}
+    for word, num in _NAME_NUMBER.findall(question):
+        w = word.lower()
+        if len(w) < 2 or w in _STOP_NAMES or num in ignore:  # "SP 800-145" names a document
+            continue
+        others = {n for sw, n in said if sw == w}
+        if others and num not in others:
+            return True
+    return False
+
+
+_STOP_NAMES = frozenset(
+    "in on at of to by for and or the a an is are was were from with than page pages section table figure".split()
+)
+
+
 def narrow_answer(question: str, text: str) -> bool | None:
     """Whether ``text`` holds what the question asks for when that is of a narrow kind: a
     time of day or a quantity with its unit ("six o'clock", "three inches", "16 hours"),

@@ -395,3 +395,17 @@ def test_a_sentence_with_the_asked_time_needs_fewer_of_the_questions_words(setti
     answer = ask(q.lexical + 0.05)
     assert answer.mode == "quoted" and "six o'clock" in answer.answer
     assert ask(q.lexical + 0.15).mode != "quoted"  # beyond it: not
+
+
+def test_a_quote_about_another_version_does_not_answer(settings, tmp_path):
+    folder = _folder(
+        tmp_path / "release",
+        {
+            "release.md": "Version 2 of the tool was downloaded 180 million times since its release in July.\n\n"
+            "The tool runs on every major operating system.\n\nA faster Version 3 is planned for next year.\n"
+        },
+    )
+    rag = RAG(settings.replace(answer_policy="quoted"), FakeEmbedder(), FakeGenerator(reply=""))
+    rag.ingest_paths([folder])
+    assert rag.ask("How many times was version 2 of the tool downloaded?").mode == "quoted"
+    assert rag.ask("How many times was version 3 of the tool downloaded?").abstained

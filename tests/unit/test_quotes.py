@@ -633,3 +633,14 @@ def test_an_identifier_asked_for_in_keywords_is_quoted_from_its_entry():
     )
     q = best_quote("subcategory ID for running vulnerability scans", [_hit(table)])
     assert q is not None and q.defines and q.text.startswith("DE.CM-8")
+
+
+def test_a_quote_about_another_numbered_name_does_not_answer():
+    from rag.quotes import names_another
+
+    assert names_another("How many times has LLaMA 3 been downloaded?", "LLaMA 2 was downloaded 180 million times.")
+    assert not names_another("How many times has LLaMA 2 been downloaded?", "LLaMA 2 was downloaded 180 million times.")
+    assert names_another("What is Tier 3 called?", "Tier 2: Risk Informed")
+    assert not names_another("What does PR.IP-4 require?", "PR.IP-4: Backups of information are conducted")
+    # A number that names a document ("SP 800-145") is not what the question asks about.
+    assert not names_another("What does SP 800-145 say?", "See SP 800-53 for controls.", ignore={"800", "145"})
