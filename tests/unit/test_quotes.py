@@ -587,15 +587,7 @@ def test_what_pretrained_model_and_which_llm_ask_for_a_name():
 
 
 def test_a_label_that_names_a_document_is_no_entry_to_quote():
-    sources = Hit(
-        chunk_id=1,
-        doc="SOURCES.md",
-        page=1,
-        text="- Title: *FIPS PUB 199: Standards for Security Categorization* (February 2004)\n",
-        score=1.0,
-        rank=1,
-        end=80,
-    )
+    sources = _hit("- Title: *FIPS PUB 199: Standards for Security Categorization* (February 2004)\n", doc="SOURCES.md")
     fips = _hit("FIPS PUB 199 is issued by the National Institute of Standards.", 2, doc="fips-199-categorization.pdf")
     ranked = rank_quotes("What is the DOI of FIPS PUB 199?", [sources, fips])
     assert ranked and not any(q.defines for q in ranked)
