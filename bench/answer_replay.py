@@ -25,7 +25,7 @@ from pathlib import Path
 from bench.common import machine  # noqa: F401  (sets offline environment first)
 from rag.engine import RAG, _says_no_answer
 from rag.evaluation import Row, answer_correct, answer_metrics, load_qa
-from rag.prompts import build_messages
+from rag.prompts import build_messages, standalone_question
 from rag.settings import Settings
 from rag.types import Hit
 
@@ -45,7 +45,8 @@ def generate(args) -> None:
     with open(args.out, "w") as out:
         for qa in qs:
             t0 = time.perf_counter()
-            hits = rag.retriever.search(qa.question, rag.settings.top_k)
+            query = standalone_question(qa.question, [])  # as RAG.ask_stream reads it
+            hits = rag.retriever.search(query, rag.settings.top_k)
             old = earlier.get(qa.question)
             if old is not None and [_shown(Hit(**h)) for h in old["hits"]] == [_shown(h) for h in hits]:
                 out.write(json.dumps(old) + "\n")
@@ -59,7 +60,7 @@ def generate(args) -> None:
             }  # similarity only; replay re-checks
             if record["relevant"]:
                 messages, kept = build_messages(
-                    qa.question, hits, rag.system_prompt, gen.count_tokens, rag._passage_budget(gen)
+                    query, hits, rag.system_prompt, gen.count_tokens, rag._passage_budget(gen)
                 )
                 pieces, first = [], None
                 for piece in gen.stream(messages):
@@ -91,11 +92,12 @@ def replay(args) -> None:
         rows, modes = [], {}
         for run in runs:
             qa = qs[run["question"]]
+            query = standalone_question(qa.question, [])  # as RAG.ask_stream reads it
             hits = [Hit(**h) for h in run["hits"]]
             timings = {"first_token": run.get("first_token") or 0.0}
             # A question the model was not run for (not relevant when generated) replays with
             # no reply: the quote, or else abstention, decides — as it would with quoted-first.
-            if not rag.is_relevant(hits, qa.question):
+            if not rag.is_relevant(hits, query):
                 from rag.prompts import NO_ANSWER
                 from rag.types import Answer
 
@@ -106,9 +108,9 @@ def replay(args) -> None:
                     raw = "(no usable reply)"
                 kept = hits[: run.get("kept", len(hits))]
                 # As RAG.ask_stream: quoted-first tries the quote on all passages before the model.
-                ans = rag._quote_answer(qa.question, qa.question, hits, timings, "") if rag.quote_first else None
+                ans = rag._quote_answer(qa.question, query, hits, timings, "") if rag.quote_first else None
                 if ans is None:
-                    ans = rag.finish_answer(qa.question, qa.question, raw, kept, timings, quote_tried=rag.quote_first)
+                    ans = rag.finish_answer(qa.question, query, raw, kept, timings, quote_tried=rag.quote_first)
             rows.append(Row(qa, None, None, hits, 0.0, ans))
             key = (ans.mode, "A" if qa.answerable else "U")
             ok = qa.answerable and answer_correct(ans.answer, qa)

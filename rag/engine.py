@@ -18,7 +18,7 @@ from ingest.chunking import split_sentences
 from rag.citations import content_words, doc_words, missing_specifics, verify_answer
 from rag.errors import IndexMismatchError
 from rag.generators.base import Message
-from rag.prompts import NO_ANSWER, SYSTEM_PROMPT, build_messages, plain_question, standalone_question
+from rag.prompts import NO_ANSWER, SYSTEM_PROMPT, build_messages, standalone_question
 from rag.quotes import (
     best_quote,
     code_terms,
@@ -253,7 +253,6 @@ class RAG:
         "CSF" is spelled out by nist-cybersecurity-framework.pdf)."""
         if not hits:
             return False
-        question = plain_question(question)
         scores = [h.dense_score for h in hits if h.dense_score is not None]
         if (
             scores
@@ -391,7 +390,6 @@ class RAG:
         return policy == "quoted"
 
     def _quote_answer(self, question: str, query: str, hits: list[Hit], timings: dict, raw: str) -> Answer | None:
-        query = plain_question(query)
         q = best_quote(query, hits, self.embedder.embed_passages, self.settings.quote_passages)
         if q is None or q.score < self.settings.min_quote_score:
             return None

@@ -453,6 +453,9 @@ def doc_reference(question: str, doc: str) -> set[str]:
     return found
 
 
+_STOP_NAMES = frozenset(
+    "in on at of to by for and or the a an is are was were from with than page pages section table figure".split()
+)
 _NAME_NUMBER = re.compile(r"\b([A-Za-z][A-Za-z-]*?)[\s-]?(\d+(?:\.\d+)*)\b(?![.,]?\d)")
 
 
@@ -469,11 +472,6 @@ def names_another(question: str, text: str, ignore: set[str] | frozenset[str] = 
         if others and num not in others:
             return True
     return False
-
-
-_STOP_NAMES = frozenset(
-    "in on at of to by for and or the a an is are was were from with than page pages section table figure".split()
-)
 
 
 def narrow_answer(question: str, text: str) -> bool | None:
