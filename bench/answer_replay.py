@@ -24,7 +24,7 @@ from pathlib import Path
 
 from bench.common import machine  # noqa: F401  (sets offline environment first)
 from rag.engine import RAG, _says_no_answer
-from rag.evaluation import Row, answer_correct, answer_metrics, load_qa
+from rag.evaluation import Row, answer_correct, answer_metrics, citation_correct, load_qa
 from rag.prompts import build_messages, standalone_question
 from rag.settings import Settings
 from rag.types import Hit
@@ -118,8 +118,11 @@ def replay(args) -> None:
             modes[key][0] += 1
             modes[key][1] += ok
             if args.show:
+                cited = qa.answerable and any(citation_correct(c.doc, c.page, c.quote, qa) for c in ans.citations)
+                pages = ",".join(f"{Path(c.doc).stem[:12]}:{c.page}" for c in ans.citations)
                 print(
-                    f"  {ans.mode:<9} {'OK' if ok else '  '} {'A' if qa.answerable else 'U'} gold={qa.answer!r:.30} answer={ans.answer[:110]!r}"
+                    f"  {ans.mode:<9} {'OK' if ok else '  '} {'C' if cited else ' '} {'A' if qa.answerable else 'U'}"
+                    f" gold={qa.answer!r:.30} p={qa.pages} cites=[{pages}] answer={ans.answer[:110]!r}"
                 )
         m = answer_metrics(rows)
         mix = " ".join(f"{mode}/{au}={n}({c})" for (mode, au), (n, c) in sorted(modes.items()))

@@ -286,14 +286,25 @@ def _stem(w: str) -> str:
         w = w[:-3] + "f"
     else:
         for suffix in ("ing", "ed", "es", "s"):
-            if len(w) > len(suffix) + 3 and w.endswith(suffix):
+            if w.endswith(suffix) and (len(w) > len(suffix) + 3 or _short_inflected(w[: -len(suffix)], suffix)):
                 w = w[: -len(suffix)]
                 break
     if len(w) > 3 and w[-1] == w[-2] and w[-1] not in "aeiou":
         w = w[:-1]
-    if len(w) > 3 and w.endswith("e"):
+    if w.endswith("e") and (len(w) > 3 or (len(w) == 3 and w[-2] not in "aeiou")):  # "use" ~ "us|ed"
         w = w[:-1]
     return w
+
+
+def _short_inflected(base: str, suffix: str) -> bool:
+    """Whether a short word is ``base`` inflected: "tuned" (tune), "taking" (take), "used",
+    "days" - but not "embed", "speed", "string", "bring", "thus" or "less"."""
+    if suffix == "s":
+        return len(base) == 3 and base[-1] not in "su"
+    if suffix == "es":
+        return False
+    # "tun|ed", "tak|ing", "us|ed": a consonant after a vowel, the silent "e" gone
+    return len(base) >= 2 and base[-1] not in "aeiouy" and base[-2] in "aeiou"
 
 
 def lexical_support(claim: str, support: str, question: str = "") -> float:

@@ -29,6 +29,7 @@ from rag.quotes import (
     plain_text,
     question_coverage,
     rank_quotes,
+    uncounted,
 )
 from rag.settings import BUNDLED, Settings
 from rag.store import DEFAULT_COLLECTION, Store
@@ -407,7 +408,7 @@ class RAG:
         if names_another(query, q.shown or q.text, named):
             return None  # "LLaMA 2 ... downloaded" does not answer a question about LLaMA 3
         narrow = narrow_answer(query, q.shown or q.text)
-        if narrow is False and not q.defines:
+        if (narrow is False or uncounted(query, q.shown or q.text)) and not q.defines:
             return None
         if q.lexical < self.settings.min_quote_coverage - (0.1 if narrow else 0.0) and not q.defines:
             return None

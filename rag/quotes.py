@@ -484,6 +484,28 @@ def narrow_answer(question: str, text: str) -> bool | None:
     return _has_new(want, text, question)
 
 
+_COUNTED = re.compile(
+    r"\bhow many\s+((?:[\w-]+\s+){0,2}?[\w-]+)(?=\s+(?:are|is|was|were|do|does|did|have|has|had|can|could|will|would|of|in|on|a|an|the)\b|\s*[?,]|\s*$)",
+    re.I,
+)
+_COUNT_TOKEN = re.compile(rf"^(?:{_NUMBER_WORD}|dozens?|hundreds|thousands|millions?|billions?)$", re.I)
+
+
+def uncounted(question: str, text: str) -> bool:
+    """Whether ``text`` names what a "how many" question counts but gives no count of it:
+    "... deployable LLMs on commercial GPUs" for "How many GPUs were used?". A text that
+    does not name it ("1,200 attendees" for "how many people attended") may still count it."""
+    m = _COUNTED.search(question)
+    if not m:
+        return False
+    counted = content_words(m.group(1))
+    tokens = re.findall(r"[\w.,%-]*\w", text)
+    where = [i for i, t in enumerate(tokens) if content_words(t) & counted]
+    if not where:
+        return False
+    return not any(_COUNT_TOKEN.match(t) or re.search(r"\d", t) for i in where for t in tokens[max(0, i - 3) : i + 3])
+
+
 def _has_new(pattern: re.Pattern, text: str, question: str) -> bool:
     """``text`` holds a token of ``pattern`` that the question does not already contain."""
     ql = question.lower()

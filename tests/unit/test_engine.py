@@ -409,3 +409,17 @@ def test_a_quote_about_another_version_does_not_answer(settings, tmp_path):
     rag.ingest_paths([folder])
     assert rag.ask("How many times was version 2 of the tool downloaded?").mode == "quoted"
     assert rag.ask("How many times was version 3 of the tool downloaded?").abstained
+
+
+def test_a_count_question_abstains_on_a_sentence_that_names_but_does_not_count(settings, tmp_path):
+    folder = _folder(
+        tmp_path / "paper",
+        {
+            "paper.md": "The judges were fine-tuned and then run as deployable models on commercial GPUs.\n\n"
+            "The annotators labelled 150 passages for the validation set.\n"
+        },
+    )
+    rag = RAG(settings.replace(answer_policy="quoted"), FakeEmbedder(), FakeGenerator(reply=""))
+    rag.ingest_paths([folder])
+    assert rag.ask("How many passages did the annotators label for the validation set?").mode == "quoted"
+    assert rag.ask("How many GPUs were the judges fine-tuned on?").abstained

@@ -636,3 +636,32 @@ def test_a_quote_about_another_numbered_name_does_not_answer():
     assert not names_another("What does PR.IP-4 require?", "PR.IP-4: Backups of information are conducted")
     # A number that names a document ("SP 800-145") is not what the question asks about.
     assert not names_another("What does SP 800-145 say?", "See SP 800-53 for controls.", ignore={"800", "145"})
+
+
+def test_short_words_stem_like_their_inflections():
+    # "fine-tuned" is what "fine-tune" asks about; "days" what "a day" does
+    assert content_words("the fine-tuned judge") >= content_words("fine-tune a judge")
+    for short, inflected in [
+        ("take", "taking"),
+        ("name", "named"),
+        ("use", "used"),
+        ("day", "days"),
+        ("time", "timed"),
+    ]:
+        assert content_words(short) == content_words(inflected), (short, inflected)
+    # ... but a word that only ends like an inflection keeps its ending
+    for word, other in [("embed", "emb"), ("speed", "spe"), ("string", "str"), ("thus", "thu")]:
+        assert content_words(word) != content_words(other), word
+    assert content_words("issued") == content_words("issue")
+
+
+def test_a_count_question_is_not_answered_by_naming_what_it_counts():
+    from rag.quotes import uncounted
+
+    question = "How many GPUs were used to fine-tune the judges?"
+    assert uncounted(question, "The judges run as deployable models on commercial GPUs.")
+    assert not uncounted(question, "We fine-tuned the judges on 8 GPUs for two days.")
+    assert not uncounted(question, "Fine-tuning took four A100 GPUs.")
+    # What the sentence calls it otherwise may still be counted ("attendees" for "people")
+    assert not uncounted("How many people attended the workshop?", "Input from over 1,200 attendees.")
+    assert not uncounted("What did the judges cost?", "The judges run on commercial GPUs.")
