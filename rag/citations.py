@@ -206,7 +206,7 @@ def numbers_in_context(claim: str, support: str, window: int = 3) -> bool:
 def specific_terms(question: str) -> set[str]:
     """The question's names and identifiers: what a passage must mention to answer it.
 
-    Identifiers ("DE.CM-9", "SBI_ERR_NO_SHMEM", "800-145"), acronyms and mixed-case names
+    Identifiers ("DE.CM-9", "SBI_ERR_NO_SHMEM", "sbi_hart_start", "800-145"), acronyms and mixed-case names
     ("FaaS", "TriviaQA", "GPUs") and capitalised words inside the sentence ("Jupiter",
     "Parse"), lower-cased. Plain numbers, and numbers with a unit ("24-year-old",
     "3-day"), are left to :func:`numbers_in_context`. A capitalised word that opens a
@@ -218,8 +218,10 @@ def specific_terms(question: str) -> set[str]:
         if w.isdigit() or len(w) < 2 or _NUMBER_WITH_UNIT.match(w):
             continue
         lw = w.lower()
-        ident = bool(re.search(r"\d", w) and re.search(r"[A-Za-z]", w)) or bool(
-            re.search(r"\w[._\-]\w", w) and re.search(r"\d|[A-Z]{2}", w)
+        ident = (
+            bool(re.search(r"\d", w) and re.search(r"[A-Za-z]", w))
+            or bool(re.search(r"\w[._\-]\w", w) and re.search(r"\d|[A-Z]{2}", w))
+            or bool(re.search(r"[A-Za-z]_[A-Za-z]", w))  # snake_case: "sbi_pmu_counter_fw_read"
         )
         mixed = bool(re.search(r"[a-z][A-Z]|[A-Z]{2}", w))
         opens_quote = question[max(0, m.start() - 1) : m.start()] in ("'", '"', "‘", "“")

@@ -23,6 +23,7 @@ from rag.quotes import (
     best_quote,
     code_terms,
     focus_term,
+    lacks_number,
     names_another,
     naming_numbers,
     narrow_answer,
@@ -366,6 +367,7 @@ class RAG:
                 c.supported
                 and self._speaks_to(query, c, verified.citations)
                 and narrow_answer(query, c.text) is not False
+                and not lacks_number(query, c.text)
                 for c in claims
             ):
                 return Answer(
@@ -401,14 +403,17 @@ class RAG:
         # wretched height to be'" for "How tall was the Caterpillar?").
         # "How does FIPS 199 define an information system?" is not answered by a sentence
         # that neither defines nor names what is asked about.
+        # "How many GPUs were used?" is not answered by "... deployable LLMs on commercial GPUs",
+        # nor "Which SP number ...?" by a sentence whose only numbers are the question's or a year.
+        said = q.shown or q.text
         focus = focus_term(query)
-        if focus and not q.defines and not content_words(focus) <= content_words(q.shown or q.text):
+        if focus and not q.defines and not content_words(focus) <= content_words(said):
             return None
         named = {t for hit in hits for t in naming_numbers(query, hit.doc)}
-        if names_another(query, q.shown or q.text, named):
+        if names_another(query, said, named):
             return None  # "LLaMA 2 ... downloaded" does not answer a question about LLaMA 3
-        narrow = narrow_answer(query, q.shown or q.text)
-        if (narrow is False or uncounted(query, q.shown or q.text)) and not q.defines:
+        narrow = narrow_answer(query, said)
+        if (narrow is False or uncounted(query, said) or lacks_number(query, said)) and not q.defines:
             return None
         if q.lexical < self.settings.min_quote_coverage - (0.1 if narrow else 0.0) and not q.defines:
             return None

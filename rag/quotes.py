@@ -32,11 +32,11 @@ class Quote:
     defines: bool = False  # it defines or expands the term the question asks about
 
 
-_NUMBERISH = re.compile(
-    r"\d|\b(?:one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|fifteen|twenty|thirty|"
-    r"forty|fifty|hundred|thousand|million|billion|dozen|half)\b",
-    re.I,
+_NUMBER_WORDS = (
+    "one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|fifteen|twenty|thirty|"
+    "forty|fifty|hundred|thousand|million|billion|dozen|half"
 )
+_NUMBERISH = re.compile(rf"\d|\b(?:{_NUMBER_WORDS})\b", re.I)
 _DATEISH = re.compile(
     r"\b(?:1[5-9]\d\d|20\d\d|january|february|march|april|may|june|july|august|september|october|"
     r"november|december)\b",
@@ -113,7 +113,7 @@ def answer_type(question: str) -> re.Pattern | None:
     if re.search(r"\bhow (?:long|heavy|fast)\b", q):
         return _WITH_UNIT  # a length, a duration, an age, a weight, a speed
     if re.search(
-        r"\bhow (?:many|much|large|big|often)\b|"
+        r"\bhow (?:many|much|large|big|often)\b|\bwhich\s+(?:[\w-]+\s+){0,3}?number\b|"
         r"\bwhat (?:percentage|percent|number|rate|size|amount|fraction|share|score|accuracy|value)\b|"
         r"\bwhat (?:is|are|was|were) the (?:\w+ )?(?:minimum|maximum|limit|cost|price|fee|fine|length|duration)\b",
         q,
@@ -188,9 +188,13 @@ _NOT_KIND = (
 )
 _QUOTE = "\"'\u2018\u2019\u201c\u201d"
 _FOCUS = [
-    # "What does PPI stand for", "what category does RS.MI stand for", "what does a loss of availability mean"
+    # "What does FIPS 199 mean by an 'executive agency'?": the term after "mean by"
+    re.compile(rf"\bmeans?\s+by\s+(?:(?:an?|the)\s+)?[{_QUOTE}]?(?P<t>[^?{_QUOTE}]+?)[{_QUOTE}]?\s*(?:\?|$)", re.I),
+    # "What does PPI stand for", "what category does RS.MI stand for", "what does a loss of availability
+    # (actually) mean"
     re.compile(
-        rf"\bdo(?:es)?\s+(?:the\s+)?(?:abbreviation|acronym|term)?\s*[{_QUOTE}]?(?P<t>[^?{_QUOTE}]+?)[{_QUOTE}]?\s+(?:stand\s+for|mean)\b",
+        rf"\bdo(?:es)?\s+(?:the\s+)?(?:abbreviation|acronym|term)?\s*[{_QUOTE}]?(?P<t>[^?{_QUOTE}]+?)[{_QUOTE}]?"
+        r"\s+(?:(?:actually|really|exactly|precisely)\s+)?(?:stand\s+for|mean)\b",
         re.I,
     ),
     # "ISAO stands for?", "what CSF stands for"
@@ -504,6 +508,17 @@ def uncounted(question: str, text: str) -> bool:
     if not where:
         return False
     return not any(_COUNT_TOKEN.match(t) or re.search(r"\d", t) for i in where for t in tokens[max(0, i - 3) : i + 3])
+
+
+def lacks_number(question: str, text: str) -> bool:
+    """A question for a number or a count ("how many", "what percentage", "which ... number")
+    and a ``text`` that holds no number beyond the question's own."""
+    if answer_type(question) is not _NUMBERISH:
+        return False
+    words = re.compile(rf"\b(?:{_NUMBER_WORDS})\b", re.I)
+    asked = numbers(question) | {w.lower() for w in words.findall(question)}
+    years = set(re.findall(r"(?<![\d,.])(?:1[5-9]\d\d|20\d\d)(?![\d,.]\d)", text))  # "(September 2011)" counts nothing
+    return not (numbers(text) - years | {w.lower() for w in words.findall(text)}) - asked
 
 
 def _has_new(pattern: re.Pattern, text: str, question: str) -> bool:
@@ -836,6 +851,7 @@ def plain_text(text: str) -> str:
     collapsed. Only the answer's wording changes; the citation keeps the page's exact text."""
     text = _MD_EMPHASIS.sub(r"\2", _MD_LINE.sub("", text))
     text = re.sub(r"(?<=\w)\s*\u2014\s*(?=\w)", " \u2014 ", text)  # "Functions—Identify" -> "Functions — Identify"
+    text = re.sub(r"(?<=[a-z]) -(?=[a-z])", "-", text)  # the PDF's "multi -tenant" -> "multi-tenant"
     return " ".join(text.split())
 
 

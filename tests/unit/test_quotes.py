@@ -665,3 +665,35 @@ def test_a_count_question_is_not_answered_by_naming_what_it_counts():
     # What the sentence calls it otherwise may still be counted ("attendees" for "people")
     assert not uncounted("How many people attended the workshop?", "Input from over 1,200 attendees.")
     assert not uncounted("What did the judges cost?", "The judges run on commercial GPUs.")
+
+
+def test_the_term_asked_about_is_read_after_mean_by_and_past_an_adverb():
+    assert focus_term("What does FIPS 199 mean by an 'executive agency'?") == "executive agency"
+    assert focus_term("In the NIST cloud definition, what does 'resource pooling' actually mean?") == "resource pooling"
+    assert focus_term("What does PPI really stand for?") == "PPI"
+
+
+def test_snake_case_names_are_specific_terms():
+    # a function the passages never mention is not answered by its neighbours' entries
+    assert "sbi_pmu_counter_fw_read_hi" in specific_terms("What is the FID of sbi_pmu_counter_fw_read_hi?")
+    texts = ["Function: Read a firmware counter (FID #5) struct sbiret sbi_pmu_counter_fw_read(...)"]
+    assert missing_specifics("What is the FID of sbi_pmu_counter_fw_read_hi?", texts) == ["sbi_pmu_counter_fw_read_hi"]
+    assert missing_specifics("What is the FID of sbi_pmu_counter_fw_read?", texts) == []
+
+
+def test_a_number_question_wants_a_number_beyond_its_own_and_the_years():
+    from rag.quotes import lacks_number
+
+    question = "Which NIST Special Publication number gives the reference architecture that goes with SP 800-145?"
+    assert answer_type(question) is answer_type("How many pages?")
+    assert lacks_number(question, "Title: NIST Special Publication 800-145: The NIST Definition (September 2011)")
+    assert not lacks_number(question, "The reference architecture is given in NIST SP 500-292.")
+    assert not lacks_number("How many people attended the 2016 workshop?", "Over 1,200 attendees at the 2016 workshop.")
+    assert not lacks_number("How many Functions are there?", "The five Functions are Identify, Protect, ...")
+    assert lacks_number("How many Functions are there?", "The Functions are Identify, Protect, ...")
+    assert not lacks_number("Who wrote it?", "Alice wrote it.")
+
+
+def test_a_space_the_pdf_put_before_a_hyphen_is_not_quoted():
+    assert plain_text("pooled using a multi -tenant model") == "pooled using a multi-tenant model"
+    assert plain_text("warm - or cold") == "warm - or cold"
