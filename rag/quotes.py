@@ -513,8 +513,8 @@ def uncounted(question: str, text: str) -> bool:
 def lacks_number(question: str, text: str) -> bool:
     """A question for a number or a count ("how many", "what percentage", "which ... number")
     and a ``text`` that holds no number beyond the question's own."""
-    if answer_type(question) is not _NUMBERISH:
-        return False
+    if answer_type(question) is not _NUMBERISH or re.search(r"\bhow often\b", question, re.I):
+        return False  # "how often" is answered by "twice daily" or "every June" as well
     words = re.compile(rf"\b(?:{_NUMBER_WORDS})\b", re.I)
     asked = numbers(question) | {w.lower() for w in words.findall(question)}
     years = set(re.findall(r"(?<![\d,.])(?:1[5-9]\d\d|20\d\d)(?![\d,.]\d)", text))  # "(September 2011)" counts nothing

@@ -692,6 +692,7 @@ def test_a_number_question_wants_a_number_beyond_its_own_and_the_years():
     assert not lacks_number("How many Functions are there?", "The five Functions are Identify, Protect, ...")
     assert lacks_number("How many Functions are there?", "The Functions are Identify, Protect, ...")
     assert not lacks_number("Who wrote it?", "Alice wrote it.")
+    assert not lacks_number("How often does the tide rise?", "The tide rises twice daily.")
 
 
 def test_a_space_the_pdf_put_before_a_hyphen_is_not_quoted():
