@@ -698,3 +698,21 @@ def test_a_number_question_wants_a_number_beyond_its_own_and_the_years():
 def test_a_space_the_pdf_put_before_a_hyphen_is_not_quoted():
     assert plain_text("pooled using a multi -tenant model") == "pooled using a multi-tenant model"
     assert plain_text("warm - or cold") == "warm - or cold"
+
+
+def test_a_number_beside_the_question_words_ranks_higher(monkeypatch):
+    import rag.quotes as quotes
+
+    question = "How many bits wide is the PMU event_idx?"
+    near = "The PMU event_idx is 20 bits wide."
+    far = "In the PMU, 64 counters can be read, and event_idx says how many bits wide the event is."
+    want, words = answer_type(question), content_words(question)
+    assert quotes._near_answer(want, near, question, words) > quotes._near_answer(want, far, question, words)
+
+    def gap() -> float:
+        score = {q.text: q.score for q in rank_quotes(question, [_hit(f"{far} {near}")])}
+        return score[near] - score[far]
+
+    with_it = gap()
+    monkeypatch.setattr(quotes, "PROXIMITY_WEIGHT", 0.0)
+    assert with_it > gap() + 0.01
