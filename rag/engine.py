@@ -23,7 +23,6 @@ from rag.quotes import (
     best_quote,
     code_terms,
     focus_term,
-    lacks_number,
     names_another,
     naming_numbers,
     narrow_answer,
@@ -367,7 +366,6 @@ class RAG:
                 c.supported
                 and self._speaks_to(query, c, verified.citations)
                 and narrow_answer(query, c.text) is not False
-                and not lacks_number(query, c.text)
                 for c in claims
             ):
                 return Answer(
@@ -413,7 +411,7 @@ class RAG:
         if names_another(query, said, named):
             return None  # "LLaMA 2 ... downloaded" does not answer a question about LLaMA 3
         narrow = narrow_answer(query, said)
-        if (narrow is False or uncounted(query, said) or lacks_number(query, said)) and not q.defines:
+        if (narrow is False or uncounted(query, said)) and not q.defines:
             return None
         if q.lexical < self.settings.min_quote_coverage - (0.1 if narrow else 0.0) and not q.defines:
             return None

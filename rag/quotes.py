@@ -481,8 +481,13 @@ def names_another(question: str, text: str, ignore: set[str] | frozenset[str] = 
 def narrow_answer(question: str, text: str) -> bool | None:
     """Whether ``text`` holds what the question asks for when that is of a narrow kind: a
     time of day or a quantity with its unit ("six o'clock", "three inches", "16 hours"),
-    not already in the question. None when the question asks for no such thing."""
+    not already in the question. None when the question asks for no such thing. For a plain
+    number ("how many", "which ... number") only its absence tells: False when ``text`` has
+    none beyond the question's own and years, else None."""
     want = answer_type(question)
+    if want is _NUMBERISH:
+        # A plain number is too common to lower the coverage gate for; its absence still refuses.
+        return False if lacks_number(question, text) else None
     if want not in (_TIMEISH, _LENGTH, _DURATION, _WITH_UNIT, _AGE, _MONEY):
         return None
     return _has_new(want, text, question)
@@ -510,15 +515,18 @@ def uncounted(question: str, text: str) -> bool:
     return not any(_COUNT_TOKEN.match(t) or re.search(r"\d", t) for i in where for t in tokens[max(0, i - 3) : i + 3])
 
 
+_COUNT_WORD = re.compile(rf"\b(?:{_NUMBER_WORDS})\b", re.I)
+_YEAR = re.compile(r"(?<![\d,.])(?:1[5-9]\d\d|20\d\d)(?![\d,.]\d)")
+
+
 def lacks_number(question: str, text: str) -> bool:
     """A question for a number or a count ("how many", "what percentage", "which ... number")
     and a ``text`` that holds no number beyond the question's own."""
     if answer_type(question) is not _NUMBERISH or re.search(r"\bhow often\b", question, re.I):
         return False  # "how often" is answered by "twice daily" or "every June" as well
-    words = re.compile(rf"\b(?:{_NUMBER_WORDS})\b", re.I)
-    asked = numbers(question) | {w.lower() for w in words.findall(question)}
-    years = set(re.findall(r"(?<![\d,.])(?:1[5-9]\d\d|20\d\d)(?![\d,.]\d)", text))  # "(September 2011)" counts nothing
-    return not (numbers(text) - years | {w.lower() for w in words.findall(text)}) - asked
+    asked = numbers(question) | {w.lower() for w in _COUNT_WORD.findall(question)}
+    years = set(_YEAR.findall(text))  # "(September 2011)" counts nothing
+    return not (numbers(text) - years | {w.lower() for w in _COUNT_WORD.findall(text)}) - asked
 
 
 PROXIMITY_WEIGHT = 0.05  # 0.075 and 0.1 lost "Tier 3: Repeatable" to a sentence with a name nearer the words
