@@ -106,7 +106,7 @@ def answer_type(question: str) -> re.Pattern | None:
         return _AGE  # "seven and a half years", not "a minute"
     if re.search(
         r"\bhow much\b.*\b(?:pay|paid|pays|cost|costs|charge|charged|spend|spent|fee|price|worth)\b|"
-        r"\bhow (?:many|much) (?:dollars|money)\b|\bwhat (?:is|was|are|were) the (?:\w+ )?(?:price|cost|fee)s?\b",
+        r"\bhow (?:many|much) (?:dollars|money)\b|\bwhat (?:dollar|money)\s+amount\b|\bwhat (?:is|was|are|were) the (?:\w+ )?(?:price|cost|fee)s?\b",
         q,
     ):
         return _MONEY  # an amount of money: "$75", "19 dollars"
@@ -114,7 +114,9 @@ def answer_type(question: str) -> re.Pattern | None:
         return _WITH_UNIT  # a length, a duration, an age, a weight, a speed
     if re.search(
         r"\bhow (?:many|much|large|big|often)\b|\bwhich\s+(?:[\w-]+\s+){0,3}?number\b|"
+        r"\b(?:what|which)\s+(?:[\w-]+\s+){0,2}?(?:version|release)\b(?!\s+v?\d)|"
         r"\bwhat (?:percentage|percent|number|rate|size|amount|fraction|share|score|accuracy|value)\b|"
+        r"\bwhat [\w-]+ (?:rate|size|percentage|accuracy|score)\b|"
         r"\bwhat (?:is|are|was|were) the (?:\w+ )?(?:minimum|maximum|limit|cost|price|fee|fine|length|duration)\b",
         q,
     ):
@@ -172,6 +174,33 @@ _SOURCE_PHRASE = re.compile(
     r"|^\s*(?:in|per|under)\s+(?P<lead>[^,?]+),|\bin\s+(?:the\s+)?(?P<tail>[^,?]+?)\s*\??\s*$",
     re.I,
 )
+
+
+# "When was FIPS Publication 199 issued?": the date a document carries on its title page,
+# on a line of its own ("February 2004", "April 16, 2018").
+_ASKS_ISSUED = re.compile(r"\b(?:issued|published|released|dated|approved|came\s+out)\b", re.I)
+_DATE_LINE = re.compile(
+    r"^[ \t]*(?:(?:January|February|March|April|May|June|July|August|September|October|November|December)"
+    r"\s+(?:\d{1,2},?\s+)?)?(?:1[5-9]\d\d|20\d\d)[ \t]*$",
+    re.M,
+)
+
+
+def title_date(question: str, hit: Hit) -> tuple[int, int] | None:
+    """The span of the date on the title page of the document a question asks the date of.
+
+    Only for "when was <document> issued / published / released" where the passage is page
+    1 of a document the question names by its number ("FIPS Publication 199" for
+    fips-199-....pdf), and the question asks no number the title page lacks: "When was
+    Version 1.0 of the Framework issued?" is not answered by Version 1.1's cover.
+    """
+    if hit.page != 1 or answer_type(question) is not _DATEISH or not _ASKS_ISSUED.search(question):
+        return None
+    named = naming_numbers(question, hit.doc)
+    if not named or not (numbers(question) - named) <= numbers(hit.text):
+        return None
+    m = _DATE_LINE.search(hit.text)
+    return (m.start(), m.end()) if m else None
 
 
 # Kinds of things known by a proper name ("which retriever" -> "ColBERTv2").
@@ -613,7 +642,7 @@ def rank_quotes(
     cands: list[tuple[int, int, int, str, str, float, float]] = []  # n, start, end, text, shown, lexical (gate, rank)
     parts: list[tuple[int, ...]] = []  # the sentences (indices into ``sentences``) of each candidate
     sentences: list[str] = []
-    describing: set[int] = set()  # candidates that are identifier entries describing what is asked
+    describing: set[int] = set()  # identifier entries describing what is asked, a title page's date
     focus = focus_term(question)
     # Words and numbers of the file names pick a document, not the sentence within it:
     # "coffee" in a question about coffee-brewing.txt says nothing about which sentence
@@ -691,6 +720,19 @@ def rank_quotes(
             )
             parts.append((len(sentences),))
             sentences.append(hit.text[line[0] : line[1]])
+        dated = title_date(question, hit)
+        if dated is not None:
+            s, e = dated
+            while hit.text[s].isspace():
+                s += 1
+            while hit.text[e - 1].isspace():
+                e -= 1
+            title = hit.text.lstrip().split("\n", 1)[0].strip()
+            describing.add(len(cands))
+            shown = f"{title}: {hit.text[s:e]}" if 0 < len(title) <= 80 else ""
+            cands.append((n, s, e, hit.text[s:e], shown, 1.0, 1.0))
+            parts.append((len(sentences),))
+            sentences.append(shown or hit.text[s:e])
         if want is _CODEISH:
             # "Which subcategory ID covers protecting data at rest?": the entry whose text
             # says what the question describes ("PR.DS-1: Data-at-rest is protected").

@@ -716,3 +716,44 @@ def test_a_number_beside_the_question_words_ranks_higher(monkeypatch):
     with_it = gap()
     monkeypatch.setattr(quotes, "PROXIMITY_WEIGHT", 0.0)
     assert with_it > gap() + 0.01
+
+
+COVER = (
+    "FIPS PUB 199\n\nFEDERAL INFORMATION PROCESSING STANDARDS PUBLICATION\n\n"
+    "Standards for Security Categorization of Federal Information Systems\n\n"
+    "Computer Security Division\nGaithersburg, MD 20899-8900\n\nFebruary 2004\n\n"
+    "U.S. DEPARTMENT OF COMMERCE\nDonald L. Evans, Secretary\n"
+)
+BODY = (
+    "Federal Information Processing Standards Publications are issued by the National Institute "
+    "of Standards and Technology after approval under the Reform Act of 1996."
+)
+
+
+def test_when_a_document_was_issued_is_read_off_its_title_page():
+    doc = "fips-199-security-categorization.pdf"
+    cover = Hit(chunk_id=1, doc=doc, page=1, text=COVER, score=1.0, rank=2, end=len(COVER))
+    body = Hit(chunk_id=2, doc=doc, page=3, text=BODY, score=1.0, rank=1, end=len(BODY))
+    q = best_quote("When was FIPS Publication 199 issued?", [body, cover])
+    assert q.n == 2 and q.text == "February 2004" and COVER[q.start : q.end] == q.text
+    assert q.shown == "FIPS PUB 199: February 2004" and q.defines
+    # Not where the question asks about another version than the cover's, nor about the text.
+    assert best_quote("When was version 1.0 of FIPS Publication 199 issued?", [body, cover]).text != "February 2004"
+    assert best_quote("When was the Reform Act passed?", [body, cover]).text != "February 2004"
+    other = Hit(chunk_id=3, doc=doc, page=4, text=COVER, score=1.0, rank=2, end=len(COVER))
+    assert best_quote("When was FIPS Publication 199 issued?", [body, other]).text != "February 2004"
+
+
+def test_a_question_for_a_version_or_a_rate_wants_a_number():
+    log = "Changes: Added suspend function to the hart state management extension."
+    row = "Function Name SBI Version FID\nsbi_hart_start 0.2 0\nsbi_hart_suspend 0.3 3\n"
+    q = best_quote(
+        "In which SBI version was sbi_hart_suspend added to the HSM extension?", [_hit(log, 1), _hit(row, 2)]
+    )
+    assert q.n == 2 and "0.3" in (q.shown or q.text)
+    assert answer_type("What learning rate was used for the judges?").search("a learning rate of 5e-6")
+    assert answer_type("What version of RAGAS was compared?").search("RAGAS (version 0.0.18)")
+    assert answer_type("What version 1.1 change was made?") is None  # the version is given
+    assert answer_type("What dollar amount of loss is HIGH?").search("$75") and not answer_type(
+        "What dollar amount of loss is HIGH?"
+    ).search("75 systems")
