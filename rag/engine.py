@@ -18,7 +18,7 @@ from ingest.chunking import split_sentences
 from rag.citations import content_words, doc_words, missing_specifics, verify_answer
 from rag.errors import IndexMismatchError
 from rag.generators.base import Message
-from rag.prompts import NO_ANSWER, SYSTEM_PROMPT, build_messages, standalone_question
+from rag.prompts import NO_ANSWER, SYSTEM_PROMPT, build_messages, standalone_question, strip_passage_markup
 from rag.quotes import (
     best_quote,
     code_terms,
@@ -354,7 +354,10 @@ class RAG:
             if quoted is not None:
                 return quoted
         if not said_no:
-            verified = verify_answer(raw, hits, self.embedder.embed_passages, self.settings.unsupported, question=query)
+            reply = strip_passage_markup(raw)  # "guide.pdf, page 7: <<<...": the prompt's framing, copied
+            verified = verify_answer(
+                reply, hits, self.embedder.embed_passages, self.settings.unsupported, question=query
+            )
             claims = verified.claims
             # A supported claim that shares no word with the question, nor does the sentence
             # that supports it ("A cup of brewed coffee is about 98% water" for "How long
@@ -362,10 +365,13 @@ class RAG:
             # A question for a time, an amount or a quantity with its unit is answered only by
             # a claim that gives one ("How many dollars did it cost?" is not answered by "We
             # tested the judge on 7000 models").
+            # "What is the definition of a multi-cloud deployment?" is not answered by a claim
+            # that, with its support, never names a multi-cloud deployment (as for quotes).
             if any(
                 c.supported
                 and self._speaks_to(query, c, verified.citations)
                 and narrow_answer(query, c.text) is not False
+                and self._names_focus(query, c, verified.citations)
                 for c in claims
             ):
                 return Answer(
@@ -381,6 +387,14 @@ class RAG:
     def _speaks_to(query: str, claim: Claim, citations: Sequence[Citation]) -> bool:
         support = " ".join([claim.text, *(c.quote for c in citations if c.n in claim.citations)])
         return question_coverage(query, support) > 0
+
+    @staticmethod
+    def _names_focus(query: str, claim: Claim, citations: Sequence[Citation]) -> bool:
+        focus = focus_term(query)
+        if focus is None:
+            return True
+        support = " ".join([claim.text, *(c.quote for c in citations if c.n in claim.citations)])
+        return content_words(focus) <= content_words(support)
 
     @property
     def quote_first(self) -> bool:

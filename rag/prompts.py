@@ -50,6 +50,16 @@ def format_passage(n: int, hit: Hit) -> str:
     return f"[{n}] {hit.doc}, page {hit.page}:\n<<<{text}>>>"
 
 
+_ECHOED_LABEL = re.compile(r"^\s*(?:\[\d+\]\s*)?[^\n\[\]]{1,200}?, page \d+:\s*$", re.M)
+
+
+def strip_passage_markup(raw: str) -> str:
+    """The model's reply without the passage framing it copied from the prompt: the label
+    line ("[2] guide.pdf, page 7:") and the <<< >>> quotation marks. What it copied is
+    attributed to its passage by verification like any other claim."""
+    return re.sub(r"\s*(?:<<<|>>>)\s*", " ", _ECHOED_LABEL.sub("", raw)).strip()
+
+
 def build_messages(
     question: str,
     hits: Sequence[Hit],

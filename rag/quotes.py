@@ -43,7 +43,11 @@ _DATEISH = re.compile(
     re.I,
 )
 _TIMEISH = re.compile(
-    r"\b\d{1,2}(?::\d\d)?\s*(?:a\.?m\.?|p\.?m\.?)|\b\d{1,2}:\d\d\b|o[\u2019']clock|\bnoon\b|\bmidnight\b", re.I
+    # "six o'clock", not "what o'clock it is"
+    r"\b\d{1,2}(?::\d\d)?\s*(?:a\.?m\.?|p\.?m\.?)|\b\d{1,2}:\d\d\b|"
+    r"\b(?:\d{1,2}|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve)\s+o[\u2019']clock|"
+    r"\bnoon\b|\bmidnight\b",
+    re.I,
 )
 _NUMBER_WORD = (
     r"\d[\d,.]*|an?|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|fifteen|twenty|thirty|"

@@ -423,3 +423,23 @@ def test_a_count_question_abstains_on_a_sentence_that_names_but_does_not_count(s
     rag.ingest_paths([folder])
     assert rag.ask("How many passages did the annotators label for the validation set?").mode == "quoted"
     assert rag.ask("How many GPUs were the judges fine-tuned on?").abstained
+
+
+def test_a_generated_definition_must_name_the_term_asked_about(settings, tmp_path):
+    folder = _folder(
+        tmp_path / "cloud",
+        {"cloud.md": "Cloud computing is a model for enabling on-demand network access to shared resources.\n"},
+    )
+    # The model copies the passage, with the framing the prompt gave it, for a term the page never defines.
+    gen = FakeGenerator(
+        reply="cloud.md, page 1:\n<<<Cloud computing is a model for enabling on-demand network access to shared resources."
+    )
+    rag = RAG(settings.replace(answer_policy="generated"), FakeEmbedder(), gen)
+    rag.ingest_paths([folder])
+    answer = rag.ask("What is the definition of a hybrid cloud deployment?")
+    assert answer.abstained and answer.mode == "abstained"
+    assert answer.claims and all("<<<" not in c.text and "page 1:" not in c.text for c in answer.claims)
+    answer = rag.ask("What is the definition of cloud computing?")  # the term it does define
+    assert (
+        not answer.abstained and answer.answer.startswith("Cloud computing is a model") and "<<<" not in answer.answer
+    )

@@ -757,3 +757,9 @@ def test_a_question_for_a_version_or_a_rate_wants_a_number():
     assert answer_type("What dollar amount of loss is HIGH?").search("$75") and not answer_type(
         "What dollar amount of loss is HIGH?"
     ).search("75 systems")
+
+
+def test_a_time_of_day_is_a_number_of_oclock():
+    want = answer_type("What time is it always at the tea party?")
+    assert want.search("It's always six o\u2019clock now.") and want.search("at 4:30 pm")
+    assert not want.search("It doesn\u2019t tell what o\u2019clock it is!")
