@@ -384,17 +384,16 @@ class RAG:
         return Answer(question, NO_ANSWER, [], hits, True, claims, query, timings, raw, "abstained")
 
     @staticmethod
-    def _speaks_to(query: str, claim: Claim, citations: Sequence[Citation]) -> bool:
-        support = " ".join([claim.text, *(c.quote for c in citations if c.n in claim.citations)])
-        return question_coverage(query, support) > 0
+    def _with_support(claim: Claim, citations: Sequence[Citation]) -> str:
+        """A claim and the quotes of the passages it cites."""
+        return " ".join([claim.text, *(c.quote for c in citations if c.n in claim.citations)])
 
-    @staticmethod
-    def _names_focus(query: str, claim: Claim, citations: Sequence[Citation]) -> bool:
+    def _speaks_to(self, query: str, claim: Claim, citations: Sequence[Citation]) -> bool:
+        return question_coverage(query, self._with_support(claim, citations)) > 0
+
+    def _names_focus(self, query: str, claim: Claim, citations: Sequence[Citation]) -> bool:
         focus = focus_term(query)
-        if focus is None:
-            return True
-        support = " ".join([claim.text, *(c.quote for c in citations if c.n in claim.citations)])
-        return content_words(focus) <= content_words(support)
+        return focus is None or content_words(focus) <= content_words(self._with_support(claim, citations))
 
     @property
     def quote_first(self) -> bool:

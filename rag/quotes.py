@@ -110,7 +110,8 @@ def answer_type(question: str) -> re.Pattern | None:
         return _AGE  # "seven and a half years", not "a minute"
     if re.search(
         r"\bhow much\b.*\b(?:pay|paid|pays|cost|costs|charge|charged|spend|spent|fee|price|worth)\b|"
-        r"\bhow (?:many|much) (?:dollars|money)\b|\bwhat (?:dollar|money)\s+amount\b|\bwhat (?:is|was|are|were) the (?:\w+ )?(?:price|cost|fee)s?\b",
+        r"\bhow (?:many|much) (?:dollars|money)\b|\bwhat (?:dollar|money)\s+amount\b|"
+        r"\bwhat (?:is|was|are|were) the (?:\w+ )?(?:price|cost|fee)s?\b",
         q,
     ):
         return _MONEY  # an amount of money: "$75", "19 dollars"
