@@ -28,7 +28,7 @@ def main() -> None:
     for qa in load_qa(Path(args.qa)):
         hits = rag.search(qa.question)
         dense = max((h.dense_score or 0.0) for h in hits) if hits else 0.0
-        q = best_quote(qa.question, hits, rag.embedder.embed_passages)
+        q = best_quote(qa.question, hits, rag.embed_sentences)
         correct = bool(q and qa.answerable and answer_correct(q.text, qa))
         rows.append((qa, dense, q, correct))
         print(

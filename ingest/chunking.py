@@ -145,3 +145,10 @@ def chunk_pages(pages: Sequence[Page], tokenizer: Tokenizer, max_tokens: int, ov
     for page, offs in zip(pages, offsets):
         out.extend(chunk_page(page, offs, max_tokens, overlap))
     return out
+
+
+def chunk_sentences(texts: Sequence[str]) -> list[str]:
+    """The distinct sentences of chunk ``texts``: those whose vectors are stored after
+    ingestion, because the quoted answer and the check of a generated one compare them with
+    the question and its claims (see :meth:`rag.store.Store.sentence_vectors`)."""
+    return list(dict.fromkeys(t[s:e] for t in texts for s, e in split_sentences(t)))

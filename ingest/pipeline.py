@@ -21,7 +21,9 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ingest.chunking import chunk_pages
+import numpy as np
+
+from ingest.chunking import chunk_pages, chunk_sentences
 from ingest.extract import ExtractJob, extract_all
 from ingest.loaders import SUPPORTED_SUFFIXES, LoadLimits
 from rag.errors import IngestError, LockedError
@@ -32,6 +34,7 @@ logger = logging.getLogger(__name__)
 
 MAX_NAME_CHARS = 180
 EMBED_BATCH_CHUNKS = 256  # chunks gathered across documents per embedding call
+EMBED_BATCH_SENTENCES = 1024  # sentences gathered across documents per embedding call
 
 
 @dataclass
@@ -69,6 +72,8 @@ class IngestReport:
     results: list[FileResult] = field(default_factory=list)
     seconds: float = 0.0
     timings: dict[str, float] = field(default_factory=dict)
+    searchable_seconds: float = 0.0  # when every document was committed and indexed
+    sentences: int = 0  # sentence vectors stored after that (RAG_SENTENCE_VECTORS=ingest)
 
     def count(self, status: str) -> int:
         return sum(1 for r in self.results if r.status == status)
@@ -84,6 +89,11 @@ class IngestReport:
         return (
             f"{added} added ({self.count('replaced')} replaced), {self.count('unchanged')} unchanged, "
             f"{len(self.failed)} failed; {pages} pages, {chunks} chunks in {self.seconds:.1f} s"
+            + (
+                f" (searchable after {self.searchable_seconds:.1f} s; then {self.sentences:,} sentence vectors)"
+                if self.sentences
+                else ""
+            )
         )
 
 
@@ -174,7 +184,10 @@ class Ingestor:
         collection: str = DEFAULT_COLLECTION,
         progress: ProgressFn | None = None,
         on_wait: Callable[[str], None] | None = None,
+        sentences: bool = True,
     ) -> IngestReport:
+        """Ingest ``sources``; then, with ``sentences`` (and RAG_SENTENCE_VECTORS=ingest), store
+        the sentence vectors of every document that lacks them (see fill_sentence_vectors)."""
         t0 = time.perf_counter()
         report = IngestReport()
         timings = {"read": 0.0, "extract_wait": 0.0, "chunk": 0.0, "embed": 0.0, "store": 0.0}
@@ -257,6 +270,11 @@ class Ingestor:
             t = time.perf_counter()
             self.index.flush()  # one index write for the whole batch
             timings["store"] += time.perf_counter() - t
+            report.searchable_seconds = time.perf_counter() - t0
+            if sentences and self.settings.sentence_vectors == "ingest":
+                t = time.perf_counter()
+                report.sentences = self.fill_sentence_vectors()
+                timings["sentences"] = time.perf_counter() - t
         report.seconds = time.perf_counter() - t0
         report.timings = timings
         return report
@@ -301,6 +319,30 @@ class Ingestor:
             result.seconds = time.perf_counter() - ts
             finish(result)
         pending.clear()
+
+    def fill_sentence_vectors(self, should_stop: Callable[[], bool] | None = None) -> int:
+        """Store the vectors of the sentences of every document that has none yet, so that
+        answers look them up instead of embedding them (the caller holds the ingest lock).
+
+        Runs after the documents are committed and searchable; each document's vectors are
+        one transaction, so an interruption loses nothing, and the next run (or answer,
+        which embeds what is missing) carries on. A sentence already stored for another
+        document is copied, not embedded again. Returns how many vectors were stored."""
+        todo = self.store.without_sentence_vectors()
+        stored = 0
+        while todo and not (should_stop and should_stop()):
+            batch: list[tuple[int, list[str]]] = []
+            while todo and sum(len(b[1]) for b in batch) < EMBED_BATCH_SENTENCES:
+                doc_id = todo.pop(0)
+                batch.append((doc_id, chunk_sentences(self.store.chunk_texts(doc_id))))
+            known = self.store.sentence_vectors([t for _, sents in batch for t in sents])
+            missing = list(dict.fromkeys(t for _, sents in batch for t in sents if t not in known))
+            known.update(zip(missing, self.embedder.embed_passages(missing)))
+            for doc_id, sents in batch:
+                vecs = np.array([known[t] for t in sents], dtype=np.float32).reshape(len(sents), -1)
+                if sents and self.store.put_sentence_vectors(doc_id, sents, vecs):
+                    stored += len(sents)
+        return stored
 
     def _keep_original(self, name: str, sha: str, data: bytes) -> str:
         """Store the bytes under a generated name (never the uploaded path)."""

@@ -108,6 +108,8 @@ def cmd_ingest(args) -> int:
                     "pages": sum(r.pages for r in report.results if r.status in ("added", "replaced")),
                     "chunks": sum(r.chunks for r in report.results if r.status in ("added", "replaced")),
                     "seconds": round(report.seconds, 3),
+                    "searchable_seconds": round(report.searchable_seconds, 3),
+                    "sentence_vectors": report.sentences,
                     "timings": {k: round(v, 3) for k, v in report.timings.items()},
                 }
             )

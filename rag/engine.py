@@ -10,9 +10,12 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 from ingest.chunking import split_sentences
 from rag.citations import content_words, doc_words, missing_specifics, verify_answer
@@ -75,6 +78,8 @@ class RAG:
         self._reranker = reranker
         self._index = None
         self._lock = threading.RLock()
+        self._filler: threading.Thread | None = None  # storing sentence vectors after an upload
+        self._writing = threading.Event()  # an ingestion of this engine is running
         self.system_prompt = SYSTEM_PROMPT
 
     # -- components (created on first use) -------------------------------------------
@@ -177,17 +182,66 @@ class RAG:
         return Ingestor(self.settings, self.store, self.index, self.embedder)
 
     def ingest_paths(
-        self, paths: Sequence[str | Path], collection: str = DEFAULT_COLLECTION, progress=None, on_wait=None
+        self,
+        paths: Sequence[str | Path],
+        collection: str = DEFAULT_COLLECTION,
+        progress=None,
+        on_wait=None,
+        sentences: bool = True,
     ):
         from ingest.pipeline import IngestReport, discover
 
         sources, problems = discover(paths)
-        report = self.ingestor().ingest(sources, collection, progress, on_wait) if sources else IngestReport()
+        report = IngestReport()
+        if sources:
+            with self._foreground():
+                report = self.ingestor().ingest(sources, collection, progress, on_wait, sentences)
         report.results = problems + report.results
         return report
 
-    def ingest_sources(self, sources, collection: str = DEFAULT_COLLECTION, progress=None, on_wait=None):
-        return self.ingestor().ingest(sources, collection, progress, on_wait)
+    def ingest_sources(
+        self, sources, collection: str = DEFAULT_COLLECTION, progress=None, on_wait=None, sentences: bool = True
+    ):
+        with self._foreground():
+            return self.ingestor().ingest(sources, collection, progress, on_wait, sentences)
+
+    def fill_sentence_vectors_in_background(self) -> threading.Thread | None:
+        """Store missing sentence vectors in a thread (the app does, after an upload, so the
+        uploader need not wait for them). It yields to any ingestion this engine starts
+        meanwhile, and does nothing if another process holds the ingest lock or
+        RAG_SENTENCE_VECTORS=off."""
+        if self.settings.sentence_vectors != "ingest":
+            return None
+        if self._filler is not None and self._filler.is_alive():
+            return self._filler
+
+        def run() -> None:
+            from ingest.pipeline import ingest_lock
+            from rag.errors import LockedError
+
+            try:
+                with ingest_lock(self.store.data_dir):
+                    n = self.ingestor().fill_sentence_vectors(should_stop=self._writing.is_set)
+                    logger.info("stored %d sentence vectors in the background", n)
+            except LockedError:
+                pass  # another writer is busy; the next ingestion fills them
+            except Exception:  # noqa: BLE001 - a cache: answers embed what is missing
+                logger.exception("storing sentence vectors failed; answers embed those sentences instead")
+            finally:
+                self.store.close()  # this thread's connection
+
+        self._filler = threading.Thread(target=run, name="sentence-vectors", daemon=True)
+        self._filler.start()
+        return self._filler
+
+    @contextmanager
+    def _foreground(self) -> Iterator[None]:
+        """An ingestion started here: a background fill stops at its next batch."""
+        self._writing.set()
+        try:
+            yield
+        finally:
+            self._writing.clear()
 
     def delete_document(self, doc_id: int) -> None:
         from ingest.pipeline import ingest_lock
@@ -235,6 +289,8 @@ class RAG:
                 db.execute("DELETE FROM meta WHERE key='reindex_to'")
             self._index = VectorIndex(self.store, emb.dim, self.settings.index_kind, self.settings.ann_threshold)
             self._index.load()
+            if self.settings.sentence_vectors == "ingest":
+                self.ingestor().fill_sentence_vectors()
         return len(docs)
 
     # -- search and answers ------------------------------------------------------------------
@@ -355,9 +411,7 @@ class RAG:
                 return quoted
         if not said_no:
             reply = strip_passage_markup(raw)  # "guide.pdf, page 7: <<<...": the prompt's framing, copied
-            verified = verify_answer(
-                reply, hits, self.embedder.embed_passages, self.settings.unsupported, question=query
-            )
+            verified = verify_answer(reply, hits, self.embed_sentences, self.settings.unsupported, question=query)
             claims = verified.claims
             # A supported claim that shares no word with the question, nor does the sentence
             # that supports it ("A cup of brewed coffee is about 98% water" for "How long
@@ -383,6 +437,19 @@ class RAG:
                     return quoted
         return Answer(question, NO_ANSWER, [], hits, True, claims, query, timings, raw, "abstained")
 
+    def embed_sentences(self, texts: Sequence[str]) -> np.ndarray:
+        """Passage vectors of ``texts``: the sentences of stored chunks are looked up (stored
+        at ingestion), the rest (the question, a claim, a table row read under its header)
+        embedded now. Looking up 40 to 80 sentences takes milliseconds; embedding them
+        takes most of a second on a 2-core CPU."""
+        if not texts:
+            return self.embedder.embed_passages([])
+        stored = self.store.sentence_vectors(texts)
+        missing = [t for t in dict.fromkeys(texts) if t not in stored]
+        if missing:
+            stored.update(zip(missing, self.embedder.embed_passages(missing)))
+        return np.vstack([stored[t] for t in texts]).astype(np.float32, copy=False)
+
     @staticmethod
     def _with_support(claim: Claim, citations: Sequence[Citation]) -> str:
         """A claim and the quotes of the passages it cites."""
@@ -404,7 +471,7 @@ class RAG:
         return policy == "quoted"
 
     def _quote_answer(self, question: str, query: str, hits: list[Hit], timings: dict, raw: str) -> Answer | None:
-        q = best_quote(query, hits, self.embedder.embed_passages, self.settings.quote_passages)
+        q = best_quote(query, hits, self.embed_sentences, self.settings.quote_passages)
         if q is None or q.score < self.settings.min_quote_score:
             return None
         # A question for a time or a quantity with its unit ("how tall", "what time") is

@@ -56,6 +56,9 @@ class Settings:
     min_quote_coverage: float = 0.55
     min_quote_score: float = 0.45
     quote_passages: int = 5  # the top passages whose sentences and table rows may be quoted
+    # "ingest": every sentence's vector is stored with its chunks, so quoting and verifying an
+    # answer look them up instead of embedding them; "off": faster ingestion, slower answers.
+    sentence_vectors: str = "ingest"  # ingest | off
     # What answers first: "generated" (the model's verified claims, a quote when none
     # verifies), "quoted" (the best cited sentence, the model's verified claims when no
     # sentence qualifies), or "auto" (quoted with the small bundled model, else generated).
@@ -123,6 +126,7 @@ class Settings:
             "llm_kv_cache": ("auto", "static", "dynamic"),
             "unsupported": ("flag", "drop"),
             "answer_policy": ("auto", "generated", "quoted"),
+            "sentence_vectors": ("ingest", "off"),
         }
         for name, allowed in choices.items():
             if getattr(self, name) not in allowed:

@@ -11,6 +11,7 @@ crash can never leave the database half-written, and a stale FAISS file is detec
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import re
 import sqlite3
@@ -68,6 +69,18 @@ CREATE TABLE IF NOT EXISTS chunks (
     embedding BLOB NOT NULL
 );
 CREATE INDEX IF NOT EXISTS chunks_doc ON chunks(doc_id, page);
+-- The vector of each sentence of a document's chunks, stored at ingestion so that quoting
+-- and verifying an answer look its sentences up instead of embedding them. A cache: a
+-- sentence missing here (a data directory from before it, RAG_SENTENCE_VECTORS=off) is
+-- embedded when it is needed.
+CREATE TABLE IF NOT EXISTS sentence_vectors (
+    id INTEGER PRIMARY KEY,
+    key BLOB NOT NULL,
+    doc_id INTEGER NOT NULL REFERENCES documents(id) ON DELETE CASCADE,
+    vec BLOB NOT NULL,
+    UNIQUE (key, doc_id)
+);
+CREATE INDEX IF NOT EXISTS sentence_vectors_doc ON sentence_vectors(doc_id);
 CREATE VIRTUAL TABLE IF NOT EXISTS chunks_fts USING fts5(
     text, content='chunks', content_rowid='id', tokenize='porter unicode61'
 );
@@ -333,6 +346,7 @@ class Store:
         ids = [r[0] for r in db.execute("SELECT id FROM chunks WHERE doc_id=?", (doc_id,)).fetchall()]
         row = db.execute("SELECT stored_path FROM documents WHERE id=?", (doc_id,)).fetchone()
         db.execute("DELETE FROM chunks WHERE doc_id=?", (doc_id,))
+        db.execute("DELETE FROM sentence_vectors WHERE doc_id=?", (doc_id,))
         db.execute("DELETE FROM pages WHERE doc_id=?", (doc_id,))
         db.execute("DELETE FROM documents WHERE id=?", (doc_id,))
         if row and row[0]:
@@ -368,8 +382,46 @@ class Store:
             "pages": db.execute("SELECT COUNT(*) FROM pages").fetchone()[0],
             "chunks": db.execute("SELECT COUNT(*) FROM chunks").fetchone()[0],
             "collections": db.execute("SELECT COUNT(*) FROM collections").fetchone()[0],
+            "sentence_vectors": db.execute("SELECT COUNT(*) FROM sentence_vectors").fetchone()[0],
             "db_bytes": sum(p.stat().st_size for p in self.data_dir.glob("rag.sqlite3*") if p.exists()),
         }
+
+    def without_sentence_vectors(self) -> list[int]:
+        """The documents whose sentence vectors are not stored yet, oldest first."""
+        rows = self.db.execute(
+            "SELECT id FROM documents WHERE id NOT IN (SELECT DISTINCT doc_id FROM sentence_vectors) ORDER BY id"
+        )
+        return [r[0] for r in rows]
+
+    def chunk_texts(self, doc_id: int) -> list[str]:
+        return [r[0] for r in self.db.execute("SELECT text FROM chunks WHERE doc_id=? ORDER BY id", (doc_id,))]
+
+    def put_sentence_vectors(self, doc_id: int, sentences: Sequence[str], embeddings: np.ndarray) -> bool:
+        """Store the vectors of a document's sentences, all in one transaction; False (and
+        nothing written) when the document is gone or has them already."""
+        if len(sentences) != len(embeddings):
+            raise ValueError("one embedding per sentence is required")
+        vecs = np.ascontiguousarray(embeddings, dtype=np.float32)
+        with self.transaction() as db:
+            if not db.execute("SELECT 1 FROM documents WHERE id=?", (doc_id,)).fetchone():
+                return False
+            if db.execute("SELECT 1 FROM sentence_vectors WHERE doc_id=? LIMIT 1", (doc_id,)).fetchone():
+                return False
+            db.executemany(
+                "INSERT OR IGNORE INTO sentence_vectors(key, doc_id, vec) VALUES (?, ?, ?)",
+                [(sentence_key(t), doc_id, v.tobytes()) for t, v in zip(sentences, vecs)],
+            )
+        return True
+
+    def sentence_vectors(self, texts: Sequence[str]) -> dict[str, np.ndarray]:
+        """The stored vectors of those of ``texts`` that are sentences of a stored chunk."""
+        keys = {sentence_key(t): t for t in dict.fromkeys(texts)}
+        found: dict[str, np.ndarray] = {}
+        for part in batched(list(keys), 500):
+            marks = ",".join("?" * len(part))
+            for key, vec in self.db.execute(f"SELECT key, vec FROM sentence_vectors WHERE key IN ({marks})", part):
+                found[keys[bytes(key)]] = np.frombuffer(vec, dtype=np.float32)
+        return found
 
     def iter_embeddings(self, batch: int = 50_000) -> Iterator[tuple[np.ndarray, np.ndarray]]:
         """Yield (ids, vectors) batches of all chunks, for rebuilding the FAISS index."""
@@ -536,6 +588,11 @@ def _valid_collection_name(name: str) -> str:
     if not name or len(name) > 100:
         raise StoreError("a collection name must have 1 to 100 characters")
     return name
+
+
+def sentence_key(text: str) -> bytes:
+    """The lookup key of a sentence's vector: a 16-byte digest of its exact text."""
+    return hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=16).digest()
 
 
 def batched(items: Iterable, n: int) -> Iterator[list]:

@@ -49,6 +49,7 @@ class Warmup:
     def _run(self) -> None:
         try:
             self.engine.warm_up()
+            self.engine.fill_sentence_vectors_in_background()  # documents stored without them
         except RAGError as e:
             self.error = str(e)
         except Exception as e:  # noqa: BLE001 - reported on the Status page and in the log

@@ -261,3 +261,95 @@ def test_a_changed_file_under_the_same_name_replaces_its_chunks(fake_rag, tmp_pa
     assert "narwhal" in hits[0].text
     # The FAISS index holds exactly the new chunk.
     assert fake_rag.index.ntotal == 1
+
+
+# -- sentence vectors ------------------------------------------------------------------
+class _Recording(FakeEmbedder):
+    """Remembers every text it was asked to embed."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.texts: list[str] = []
+
+    def embed_passages(self, texts):
+        self.texts.extend(texts)
+        return super().embed_passages(texts)
+
+
+def test_sentence_vectors_live_and_die_with_their_document(store):
+    _put(store, "a.pdf", ["The walrus sleeps on ice. Penguins cannot fly."])
+    doc = store.find_document("a.pdf")
+    assert store.without_sentence_vectors() == [doc.id]
+    sents = ["The walrus sleeps on ice.", "Penguins cannot fly."]
+    with pytest.raises(ValueError, match="one embedding per sentence"):
+        store.put_sentence_vectors(doc.id, sents, EMB.embed_passages(sents[:1]))
+    assert store.stats()["sentence_vectors"] == 0
+    assert store.put_sentence_vectors(doc.id, sents, EMB.embed_passages(sents))
+    assert not store.put_sentence_vectors(doc.id, sents, EMB.embed_passages(sents)), "stored twice"
+    assert not store.put_sentence_vectors(doc.id + 1, sents, EMB.embed_passages(sents)), "no such document"
+    found = store.sentence_vectors(["Penguins cannot fly.", "Not stored at all."])
+    assert list(found) == ["Penguins cannot fly."]
+    assert np.allclose(found["Penguins cannot fly."], EMB.embed_passages(["Penguins cannot fly."])[0])
+    assert store.stats()["sentence_vectors"] == 2 and store.without_sentence_vectors() == []
+    _put(store, "a.pdf", ["The narwhal hunts under ice."])  # replaced: the old vectors go with it
+    assert store.sentence_vectors(sents) == {} and store.stats()["sentence_vectors"] == 0
+
+
+def test_ingestion_stores_every_sentence_so_answers_need_not_embed_them(settings, tmp_path):
+    from rag.engine import RAG
+
+    emb = _Recording()
+    rag = RAG(settings, embedder=emb)
+    f = tmp_path / "notes.txt"
+    f.write_text("The walrus sleeps on the ice floe all afternoon. Penguins cannot fly, but they swim fast.")
+    report = rag.ingest_paths([f])
+    assert report.sentences == 2 and "then 2 sentence vectors" in report.summary()
+    assert "Penguins cannot fly, but they swim fast." in emb.texts  # embedded once, after the chunks
+    emb.texts.clear()
+    question = "Can penguins fly?"
+    vecs = rag.embed_sentences([question, "Penguins cannot fly, but they swim fast."])
+    assert emb.texts == [question], "a stored sentence must be looked up, not embedded again"
+    assert np.allclose(vecs, FakeEmbedder().embed_passages([question, "Penguins cannot fly, but they swim fast."]))
+
+
+def test_sentence_vectors_missing_are_embedded_per_answer_and_filled_later(settings, tmp_path):
+    from rag.engine import RAG
+
+    emb = _Recording()
+    off = RAG(settings.replace(sentence_vectors="off"), embedder=emb)
+    f = tmp_path / "notes.txt"
+    f.write_text("The walrus sleeps on the ice floe all afternoon. Penguins cannot fly, but they swim fast.")
+    off.ingest_paths([f])
+    assert off.store.stats()["sentence_vectors"] == 0
+    assert emb.texts == [r[0] for r in off.store.db.execute("SELECT text FROM chunks ORDER BY id")]
+    emb.texts.clear()
+    off.embed_sentences(["Penguins cannot fly, but they swim fast."])
+    assert emb.texts == ["Penguins cannot fly, but they swim fast."]
+    # A data directory without them (ingested with "off", or before they existed) gets them
+    # from the next ingestion, even of nothing new, or in the app's background thread.
+    on = RAG(settings.replace(sentence_vectors="ingest"), embedder=emb)
+    assert on.ingest_paths([f]).sentences == 2
+    assert on.store.sentence_vectors(["Penguins cannot fly, but they swim fast."])
+    g = tmp_path / "more.txt"
+    g.write_text("Narwhals hunt under the pack ice. Their tusk is a tooth.")
+    assert on.ingest_paths([g], sentences=False).sentences == 0
+    assert on.store.without_sentence_vectors() == [on.store.find_document("more.txt").id]
+    on.fill_sentence_vectors_in_background().join(timeout=30)
+    assert on.store.without_sentence_vectors() == []
+    assert on.store.sentence_vectors(["Their tusk is a tooth."])
+
+
+def test_a_background_fill_stops_between_documents_when_asked(settings, tmp_path, monkeypatch):
+    import ingest.pipeline
+    from rag.engine import RAG
+
+    rag = RAG(settings.replace(sentence_vectors="off"), embedder=FakeEmbedder())
+    for i in range(3):
+        (tmp_path / f"n{i}.txt").write_text(f"Document {i} says one thing. Then it says another thing.")
+    rag.ingest_paths([tmp_path])
+    monkeypatch.setattr(ingest.pipeline, "EMBED_BATCH_SENTENCES", 1)  # one document per batch
+    asked = iter([False, True])  # an ingestion starts after the first batch
+    assert rag.ingestor().fill_sentence_vectors(should_stop=lambda: next(asked)) == 2
+    assert len(rag.store.without_sentence_vectors()) == 2, "the rest waits for the next run"
+    assert rag.ingestor().fill_sentence_vectors() == 4
+    assert rag.store.without_sentence_vectors() == []

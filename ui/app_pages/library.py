@@ -42,9 +42,12 @@ def _ingest(rt: Runtime, files, collection: str) -> IngestReport:
             bar.progress(done / max(total, 1), text=f"{done} of {total} files — {render.short_name(r.name)}")
             st.markdown(_result_line(r))
 
+        # Searchable once committed; the sentence vectors that speed up answers follow in
+        # the background rather than keeping the uploader waiting.
         report = rt.engine.ingest_sources(
-            sources, collection, progress, on_wait=lambda msg: st.caption(render.md_escape(msg))
+            sources, collection, progress, on_wait=lambda msg: st.caption(render.md_escape(msg)), sentences=False
         )
+        rt.engine.fill_sentence_vectors_in_background()
         box.update(
             label=f"Done: {report.summary()}",
             state="error" if report.failed and len(report.failed) == total else "complete",
