@@ -1,0 +1,73 @@
+"""The quote step of an answer with the sentence vectors stored at ingestion, against
+embedding the sentences per question (the baseline), in the same process.
+
+Usage::
+
+    .venv/bin/rag ingest --data-dir /tmp/rag-corpus ../shared/corpus
+    .venv/bin/python bench/quote_latency.py --data-dir /tmp/rag-corpus --qa eval/corpus.jsonl
+
+For every question: retrieval, then the best quote of the top passages (what the quoted
+answer costs before its first token), once with ``RAG.embed_sentences`` (stored vectors
+looked up, the rest embedded) and once with the embedder alone, alternating which goes
+first. Prints p50 / p95 of each, their ratio, the share of sentences found stored, and
+whether both picked the same quote for every question.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+from common import pct, print_machine
+
+from rag.engine import RAG
+from rag.quotes import best_quote
+from rag.settings import Settings
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--data-dir", type=Path, required=True)
+    p.add_argument("--qa", type=Path, action="append", required=True)
+    args = p.parse_args()
+    print_machine()
+    rag = RAG(Settings.from_env(data_dir=args.data_dir))
+    emb = rag.embedder
+    emb.embed_query("warm up")
+    k, passages = rag.settings.top_k, rag.settings.quote_passages
+    stats = rag.store.stats()
+    print(f"data dir {args.data_dir}: {stats['chunks']} chunks, {stats['sentence_vectors']} sentence vectors")
+    looked = found = same = 0
+    times: dict[str, list[float]] = {"stored": [], "embedded": []}
+    questions = [json.loads(line)["question"] for f in args.qa for line in f.read_text().splitlines() if line.strip()]
+    for i, q in enumerate(questions):
+        picked = {}
+        for name in ("stored", "embedded") if i % 2 == 0 else ("embedded", "stored"):
+            embed = rag.embed_sentences if name == "stored" else emb.embed_passages
+            t = time.perf_counter()
+            hits = rag.retriever.search(q, k)
+            quote = best_quote(q, hits, embed, passages)
+            times[name].append(time.perf_counter() - t)
+            picked[name] = quote and (quote.n, quote.text)
+            if name == "stored":
+                texts = [s for h in hits[:passages] for s in _sentences(h.text)]
+                looked += len(texts)
+                found += len(rag.store.sentence_vectors(texts))
+        same += picked["stored"] == picked["embedded"]
+    for name, ts in times.items():
+        print(f"{name:9s}: retrieval + quote p50 {pct(ts, 50) * 1000:7.1f} ms  p95 {pct(ts, 95) * 1000:7.1f} ms")
+    print(f"RATIO stored / embedded p50       = {pct(times['stored'], 50) / pct(times['embedded'], 50):.3f}")
+    print(f"sentences found stored            = {found / max(looked, 1):.3f} ({found} of {looked})")
+    print(f"same quote                        = {same} of {len(questions)} questions")
+
+
+def _sentences(text: str) -> list[str]:
+    from ingest.chunking import split_sentences
+
+    return [text[s:e] for s, e in split_sentences(text) if e - s >= 12]
+
+
+if __name__ == "__main__":
+    main()
