@@ -79,6 +79,8 @@ class RAG:
         self._index = None
         self._lock = threading.RLock()
         self._filler: threading.Thread | None = None  # storing sentence vectors after an upload
+        self._fill_wanted = False
+        self._fill_lock = threading.Lock()
         self._writing = threading.Event()  # an ingestion of this engine is running
         self.system_prompt = SYSTEM_PROMPT
 
@@ -208,31 +210,40 @@ class RAG:
     def fill_sentence_vectors_in_background(self) -> threading.Thread | None:
         """Store missing sentence vectors in a thread (the app does, after an upload, so the
         uploader need not wait for them). It yields to any ingestion this engine starts
-        meanwhile, and does nothing if another process holds the ingest lock or
-        RAG_SENTENCE_VECTORS=off."""
+        meanwhile, runs again if asked while running, and does nothing if another process
+        holds the ingest lock or RAG_SENTENCE_VECTORS=off."""
         if self.settings.sentence_vectors != "ingest":
             return None
-        if self._filler is not None and self._filler.is_alive():
+        with self._fill_lock:
+            self._fill_wanted = True
+            if self._filler is None:
+                self._filler = threading.Thread(target=self._fill_loop, name="sentence-vectors", daemon=True)
+                self._filler.start()
             return self._filler
 
-        def run() -> None:
-            from ingest.pipeline import ingest_lock
-            from rag.errors import LockedError
+    def _fill_loop(self) -> None:
+        from ingest.pipeline import ingest_lock
+        from rag.errors import LockedError
 
-            try:
-                with ingest_lock(self.store.data_dir):
-                    n = self.ingestor().fill_sentence_vectors(should_stop=self._writing.is_set)
+        try:
+            while True:
+                with self._fill_lock:
+                    if not self._fill_wanted:
+                        self._filler = None  # under the lock: a later call starts a new thread
+                        return
+                    self._fill_wanted = False
+                try:
+                    with ingest_lock(self.store.data_dir):
+                        n = self.ingestor().fill_sentence_vectors(should_stop=self._writing.is_set)
                     logger.info("stored %d sentence vectors in the background", n)
-            except LockedError:
-                pass  # another writer is busy; the next ingestion fills them
-            except Exception:  # noqa: BLE001 - a cache: answers embed what is missing
-                logger.exception("storing sentence vectors failed; answers embed those sentences instead")
-            finally:
-                self.store.close()  # this thread's connection
-
-        self._filler = threading.Thread(target=run, name="sentence-vectors", daemon=True)
-        self._filler.start()
-        return self._filler
+                except LockedError:
+                    pass  # another writer is busy; the next ingestion fills them
+                except Exception:  # noqa: BLE001 - a cache: answers embed what is missing
+                    logger.exception("storing sentence vectors failed; answers embed those sentences instead")
+        finally:
+            with self._fill_lock:
+                self._filler = None
+            self.store.close()  # this thread's connection
 
     @contextmanager
     def _foreground(self) -> Iterator[None]:
@@ -527,5 +538,6 @@ class RAG:
             "data_dir": str(self.settings.data_dir.resolve()),
             "embed_model_configured": self.embedder.name,
             "embed_model_index": self.store.get_meta("embed_model"),
+            "documents_without_sentence_vectors": len(self.store.without_sentence_vectors()),
             **stats,
         }

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 
 def test_status_shows_models_index_size_and_data_dir(make_app, pdf_bytes, settings):
     app = make_app()
@@ -27,3 +29,20 @@ def test_warnings_for_single_user_mode_and_embedding_mismatch(make_app, pdf_byte
     text = app.texts()
     assert "Single-user mode" in text and "127.0.0.1" in text
     assert any("re-index" in e.value and "some-other-model" in e.value for e in at.error)
+
+
+def test_an_upload_gets_its_sentence_vectors_in_the_background_and_status_says_so(make_app, pdf_bytes):
+    app = make_app()
+    app.upload([("orchard.pdf", pdf_bytes)])
+    engine = app.engine
+    deadline = time.monotonic() + 30
+    while engine.store.without_sentence_vectors() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert engine.store.without_sentence_vectors() == [], "the upload should store its sentence vectors"
+    n = engine.store.stats()["sentence_vectors"]
+    assert n > 0
+    app.goto("status")
+    assert f"Sentence vectors: {n:,} stored, for every document" in app.texts()
+    engine.store.db.execute("DELETE FROM sentence_vectors")  # as a data directory from before them
+    app.goto("status")
+    assert "Sentence vectors: 0 stored; 1 document without them yet" in app.texts()

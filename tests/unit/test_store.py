@@ -353,3 +353,31 @@ def test_a_background_fill_stops_between_documents_when_asked(settings, tmp_path
     assert len(rag.store.without_sentence_vectors()) == 2, "the rest waits for the next run"
     assert rag.ingestor().fill_sentence_vectors() == 4
     assert rag.store.without_sentence_vectors() == []
+
+
+def test_asking_for_a_fill_while_one_runs_fills_what_came_meanwhile(settings, tmp_path):
+    import threading
+
+    from rag.engine import RAG
+
+    on = RAG(settings, embedder=FakeEmbedder())
+    _put(on.store, "a.pdf", ["The first file says one thing. Then another thing."])
+    listed, go_on = threading.Event(), threading.Event()
+    real = on.store.without_sentence_vectors
+
+    def listing_then_pausing():
+        todo = real()
+        if not listed.is_set():
+            listed.set()
+            go_on.wait(10)  # the first fill has listed its documents; a second one arrives
+        return todo
+
+    on.store.without_sentence_vectors = listing_then_pausing
+    first = on.fill_sentence_vectors_in_background()
+    assert listed.wait(10)
+    _put(on.store, "b.pdf", ["The second file says something else. And more."])
+    assert on.fill_sentence_vectors_in_background() is first, "one thread at a time"
+    go_on.set()
+    first.join(timeout=30)
+    assert not first.is_alive()
+    assert real() == [], "the second request must run the fill again, for b.pdf"

@@ -107,8 +107,20 @@ def render_page(rt: Runtime) -> None:
         f"- Data directory: `{info['data_dir']}`\n"
         f"- Embedding model of the index: `{info.get('embed_model_index') or '— (empty)'}`\n"
         f"- Collections: {info['collections']}\n"
-        f"- Retrieval: {rt.settings.retrieval_mode}, top {rt.settings.top_k} passages"
+        f"- Retrieval: {rt.settings.retrieval_mode}, top {rt.settings.top_k} passages\n"
+        f"- Sentence vectors: {_sentence_vectors(rt, info)}"
     )
+
+
+def _sentence_vectors(rt: Runtime, info: dict) -> str:
+    """What the answers look up instead of embedding, and what is still missing."""
+    n, missing = info.get("sentence_vectors", 0), info.get("documents_without_sentence_vectors", 0)
+    if rt.settings.sentence_vectors == "off":
+        return f"{n:,} stored; not stored for new documents (`RAG_SENTENCE_VECTORS=off`), so answers embed them"
+    if missing:
+        docs = f"{missing} document{'s' if missing > 1 else ''}"
+        return f"{n:,} stored; {docs} without them yet (answers embed those sentences until the app's background step or the next `rag ingest` stores them)"
+    return f"{n:,} stored, for every document (answers look them up instead of embedding them)"
 
 
 if __name__ == "__main__":
