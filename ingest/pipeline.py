@@ -328,13 +328,18 @@ class Ingestor:
         one transaction, so an interruption loses nothing, and the next run (or answer,
         which embeds what is missing) carries on. A sentence already stored for another
         document is copied, not embedded again. Returns how many vectors were stored."""
-        todo = self.store.without_sentence_vectors()
+        todo = iter(self.store.without_sentence_vectors())
         stored = 0
-        while todo and not (should_stop and should_stop()):
+        while not (should_stop and should_stop()):
             batch: list[tuple[int, list[str]]] = []
-            while todo and sum(len(b[1]) for b in batch) < EMBED_BATCH_SENTENCES:
-                doc_id = todo.pop(0)
+            size = 0
+            for doc_id in todo:
                 batch.append((doc_id, chunk_sentences(self.store.chunk_texts(doc_id))))
+                size += len(batch[-1][1])
+                if size >= EMBED_BATCH_SENTENCES:
+                    break
+            if not batch:
+                break
             known = self.store.sentence_vectors([t for _, sents in batch for t in sents])
             missing = list(dict.fromkeys(t for _, sents in batch for t in sents if t not in known))
             known.update(zip(missing, self.embedder.embed_passages(missing)))
