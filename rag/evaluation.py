@@ -204,6 +204,49 @@ def summarise(rows: Sequence[Row], generate: bool) -> dict[str, Any]:
     return out
 
 
+def failure_reasons(row: Row) -> list[str]:
+    """Why a question counts as a failure (empty when it does not): the gold page not in the
+    top 5 passages, a wrong answer, no right citation, or a near miss answered."""
+    qa, a = row.qa, row.answer
+    reasons = []
+    if qa.answerable and (row.rank is None or row.rank > 5):
+        reasons.append("retrieval")
+    if a is not None and qa.answerable:
+        if a.abstained:
+            reasons.append("refused")
+        elif not answer_correct(a.answer, qa):
+            reasons.append("answer")
+        if not a.abstained and not any(citation_correct(c.doc, c.page, c.quote, qa) for c in a.citations):
+            reasons.append("citation")
+    if a is not None and not qa.answerable and not a.abstained:
+        reasons.append("answered near miss")
+    return reasons
+
+
+def failure(row: Row) -> dict[str, Any] | None:
+    """A failed question as the report lists it, with what was retrieved and answered."""
+    reasons = failure_reasons(row)
+    if not reasons:
+        return None
+    qa, a = row.qa, row.answer
+    out = {
+        "line": qa.line,
+        "question": qa.question,
+        "kind": qa.kind,
+        "why": reasons,
+        "gold": {"doc": qa.doc, "page": qa.pages, "answer": qa.answer},
+        "retrieved": [{"doc": h.doc, "page": h.page, "score": round(h.score, 4)} for h in row.hits[:5]],
+    }
+    if a is not None:
+        out.update(
+            answer=a.answer,
+            abstained=a.abstained,
+            mode=a.mode,
+            cited=[{"doc": c.doc, "page": c.page, "quote": c.quote} for c in a.citations],
+        )
+    return out
+
+
 def run_eval(rag, questions: Sequence[QA], k: int = 10, generate: bool = True, progress=None) -> dict[str, Any]:
     """Run every question through retrieval (and answering) and compute the report."""
     warm_up = getattr(rag, "warm_up", None)
@@ -227,25 +270,7 @@ def run_eval(rag, questions: Sequence[QA], k: int = 10, generate: bool = True, p
         sub = [r for r in rows if r.qa.kind == kind]
         if sub:
             report["by_kind"][kind] = summarise(sub, generate)
-    report["failures"] = [
-        {
-            "line": r.qa.line,
-            "question": r.qa.question,
-            "kind": r.qa.kind,
-            "gold": {"doc": r.qa.doc, "page": r.qa.pages, "answer": r.qa.answer},
-            "retrieved": [{"doc": h.doc, "page": h.page, "score": round(h.score, 4)} for h in r.hits[:5]],
-            **({"answer": r.answer.answer, "abstained": r.answer.abstained} if r.answer else {}),
-        }
-        for r in rows
-        if (r.qa.answerable and (r.rank is None or r.rank > 5))
-        or (
-            r.answer is not None
-            and (
-                (r.qa.answerable and not answer_correct(r.answer.answer, r.qa))
-                or (not r.qa.answerable and not r.answer.abstained)
-            )
-        )
-    ]
+    report["failures"] = [f for f in map(failure, rows) if f is not None]
     return report
 
 

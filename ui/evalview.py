@@ -50,10 +50,12 @@ def failure_rows(report: dict[str, Any]) -> list[dict[str, Any]]:
         row = {
             "question": f["question"],
             "kind": f.get("kind", ""),
+            "why": ", ".join(f.get("why", [])),
             "gold": f"{gold.get('doc') or '—'} p. {_pages(gold.get('page'))}",
             "retrieved (top 5)": "; ".join(f"{r['doc']} p. {r['page']}" for r in f.get("retrieved", [])),
         }
         if "answer" in f:
             row["answer"] = f["answer"]
+            row["cited"] = "; ".join(f"{c['doc']} p. {c['page']}" for c in f.get("cited", []))
         rows.append(row)
     return rows

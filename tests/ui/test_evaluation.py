@@ -59,6 +59,7 @@ def test_uploaded_file_with_answers_and_failures(make_app, pdf_bytes):
     festival = next(f for f in failures if f["question"] == "Where is the harvest festival?")
     assert festival["gold"] == "orchard.pdf p. 99"
     assert "orchard.pdf p. " in festival["retrieved (top 5)"]
+    assert "retrieval" in festival["why"] and "cited" in festival
 
 
 def test_bad_question_file_names_the_line(make_app):

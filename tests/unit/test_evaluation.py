@@ -13,6 +13,7 @@ from rag.evaluation import (
     answer_correct,
     answer_metrics,
     citation_correct,
+    failure,
     first_relevant_rank,
     format_report,
     load_qa,
@@ -117,6 +118,21 @@ def test_answer_metrics_exact_values():
     assert m["abstention"] == pytest.approx(1 / 2)
     assert m["ttft_p50_s"] == pytest.approx(0.3)
     assert m["ttft_p95_s"] == pytest.approx(0.5)
+
+
+def test_failures_say_why_and_what_was_cited():
+    qa = QA("q", "Miriam Okafor", [], "g.pdf", [1], "fact", 7)
+    near = QA("n", "UNANSWERABLE", [], None, [], "unanswerable", 8)
+    right = _answer("Founded by Miriam Okafor [1].", [("g.pdf", 1, "founded by Miriam Okafor")])
+    assert failure(Row(qa, 1, 1, [], 0.0, right)) is None
+    # A right answer cited to a page that neither is the gold page nor holds the answer.
+    wrong_page = failure(Row(qa, 1, 1, [], 0.0, _answer("Miriam Okafor [1].", [("g.pdf", 2, "the founders")])))
+    assert wrong_page["line"] == 7 and wrong_page["why"] == ["citation"]
+    assert wrong_page["cited"] == [{"doc": "g.pdf", "page": 2, "quote": "the founders"}]
+    refused = failure(Row(qa, 7, 1, [], 0.0, _answer(NO_ANSWER, [], abstained=True)))
+    assert refused["why"] == ["retrieval", "refused"] and refused["abstained"] is True
+    assert failure(Row(near, None, None, [], 0.0, _answer(NO_ANSWER, [], abstained=True))) is None
+    assert failure(Row(near, None, None, [], 0.0, right))["why"] == ["answered near miss"]
 
 
 def test_answer_metrics_without_citations_or_unanswerables():
@@ -238,6 +254,7 @@ def test_run_eval_report(fake_rag, tmp_path):
     assert 2 in failures  # gold page 2 does not exist in a text file: never retrieved
     assert failures[2]["gold"] == {"doc": "tides.md", "page": [2], "answer": "twice daily"}
     assert failures[2]["retrieved"][0]["doc"] == "tides.md" and failures[2]["retrieved"][0]["page"] == 1
+    assert "retrieval" in failures[2]["why"] and {"mode", "cited"} <= set(failures[2])
     table = format_report(report)
     assert "recall@5" in table and "overall" in table and "unanswerable" in table
     assert f"{len(report['failures'])} failures" in table
