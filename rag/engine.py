@@ -33,12 +33,18 @@ from rag.quotes import (
     question_coverage,
     rank_quotes,
     uncounted,
+    unnamed_measure,
 )
 from rag.settings import BUNDLED, Settings
 from rag.store import DEFAULT_COLLECTION, Store
 from rag.types import Answer, Citation, Claim, Hit
 
 logger = logging.getLogger(__name__)
+
+# A name of the question found in fewer than this share of a document's chunks is what the
+# question is about ("HotpotQA" in a paper that mentions it on two pages), not the document's
+# own vocabulary ("Framework Core" throughout the Cybersecurity Framework).
+RARE_NAME_SHARE = 0.1
 
 
 @dataclass
@@ -481,6 +487,18 @@ class RAG:
             return self.settings.llm_backend != "openai" and self.settings.llm_model == BUNDLED
         return policy == "quoted"
 
+    def _name_off_page(self, query: str, hit: Hit) -> bool:
+        """Whether the question names something rare in the passage's document ("HotpotQA",
+        "Function as a Service") that neither the passage's page nor the page before it (where
+        its section may begin) mentions: a sentence there answers about something else."""
+        before = self.store.page_text(hit.doc_id, hit.page - 1) if hit.page > 1 else ""
+        around = f"{before} {self.store.page_text(hit.doc_id, hit.page) or hit.text} {doc_words(hit.doc).title()}"
+        missing = [t for t in missing_specifics(query, [around]) if not any(ch.isdigit() for ch in t)]
+        if not missing:  # numbers and identifiers are left to names_another and narrow_answer
+            return False
+        chunks = [c.lower() for c in self.store.chunk_texts(hit.doc_id)]
+        return any(sum(t in c for c in chunks) < RARE_NAME_SHARE * len(chunks) for t in missing)
+
     def _quote_answer(self, question: str, query: str, hits: list[Hit], timings: dict, raw: str) -> Answer | None:
         q = best_quote(query, hits, self.embed_sentences, self.settings.quote_passages)
         if q is None or q.score < self.settings.min_quote_score:
@@ -493,7 +511,8 @@ class RAG:
         # "How does FIPS 199 define an information system?" is not answered by a sentence
         # that neither defines nor names what is asked about.
         # "How many GPUs were used?" is not answered by "... deployable LLMs on commercial GPUs",
-        # nor "Which SP number ...?" by a sentence whose only numbers are the question's or a year.
+        # nor "Which SP number ...?" by a sentence whose only numbers are the question's or a year,
+        # nor "What learning rate ...?" by a sentence that never says "rate".
         said = q.shown or q.text
         focus = focus_term(query)
         if focus and not q.defines and not content_words(focus) <= content_words(said):
@@ -502,11 +521,13 @@ class RAG:
         if names_another(query, said, named):
             return None  # "LLaMA 2 ... downloaded" does not answer a question about LLaMA 3
         narrow = narrow_answer(query, said)
-        if (narrow is False or uncounted(query, said)) and not q.defines:
+        if (narrow is False or uncounted(query, said) or unnamed_measure(query, said)) and not q.defines:
             return None
         if q.lexical < self.settings.min_quote_coverage - (0.1 if narrow else 0.0) and not q.defines:
             return None
         h = hits[q.n - 1]
+        if self._name_off_page(query, h):
+            return None  # "What Kendall's tau on HotpotQA?" is not answered by a table without it
         text = q.shown or plain_text(q.text) or " ".join(q.text.split())
         citation = Citation(
             n=q.n,

@@ -549,8 +549,31 @@ def uncounted(question: str, text: str) -> bool:
     return not any(_COUNT_TOKEN.match(t) or re.search(r"\d", t) for i in where for t in tokens[max(0, i - 3) : i + 3])
 
 
+# "What learning rate / batch size / sampling temperature ...": a measure asked for by its
+# name. The sentence that gives it names it ("a learning rate of 5e-6"); one about the judges
+# being fine-tuned, with other numbers in it ("gpt-3.5-turbo-16k"), does not answer. A bare
+# "what temperature" is answered by "93 degrees Celsius", so only a named measure counts.
+_NAMED_MEASURE = re.compile(
+    r"\bwhat\s+(?!(?:is|was|are|were|the|a|an|its|their|his|her)\b)[\w-]+\s+(rate|size|accuracy|score|temperature)s?\b",
+    re.I,
+)
+
+
+def unnamed_measure(question: str, text: str) -> bool:
+    """Whether the question asks for a named measure ("what learning rate") that ``text``
+    never names."""
+    m = _NAMED_MEASURE.search(question)
+    return bool(m) and not content_words(m.group(1)) <= content_words(text)
+
+
 _COUNT_WORD = re.compile(rf"\b(?:{_NUMBER_WORDS})\b", re.I)
 _YEAR = re.compile(r"(?<![\d,.])(?:1[5-9]\d\d|20\d\d)(?![\d,.]\d)")
+# A pointer to another part of the text: "section 5", "Table 2", "Fig. 3", "[12]", "[3, 4]".
+_REFERENCE = re.compile(
+    r"\b(?:sections?|subsections?|tables?|figures?|fig\.|chapters?|appendix|appendices|pages?|pp?\.|"
+    r"eq\.|equations?|footnotes?)\s*\d+(?:\.\d+)*[a-z]?\b|\[\d+(?:\s*[,\u2013-]\s*\d+)*\]",
+    re.I,
+)
 
 
 def lacks_number(question: str, text: str) -> bool:
@@ -560,6 +583,7 @@ def lacks_number(question: str, text: str) -> bool:
         return False  # "how often" is answered by "twice daily" or "every June" as well
     asked = numbers(question) | {w.lower() for w in _COUNT_WORD.findall(question)}
     years = set(_YEAR.findall(text))  # "(September 2011)" counts nothing
+    text = _REFERENCE.sub(" ", text)  # nor does "(see section 5)"
     return not (numbers(text) - years | {w.lower() for w in _COUNT_WORD.findall(text)}) - asked
 
 
@@ -606,15 +630,23 @@ def best_quote(
     if not ranked:
         return None
     best = ranked[0]
-    if narrow_answer(question, best.shown or best.text) is False and not best.defines:
+
+    measure = bool(_NAMED_MEASURE.search(question))
+
+    def fits(q: Quote) -> bool:
+        """Holds the kind of answer asked for: a time, a quantity with its unit; or a number
+        with the measure's name ("learning rate ... 5e-6"). A plain number is too common a
+        thing to prefer a lower sentence for."""
+        said = q.shown or q.text
+        narrow = narrow_answer(question, said)
+        return narrow is not False and not unnamed_measure(question, said) if measure else bool(narrow)
+
+    said = best.shown or best.text
+    if (narrow_answer(question, said) is False or unnamed_measure(question, said)) and not best.defines:
         # "What time is it always at the tea party?": the best sentence that says a time,
         # when it ranks close to one that does not.
-        typed = [
-            q
-            for q in ranked[1:]
-            if q.score >= best.score - NARROW_MARGIN and narrow_answer(question, q.shown or q.text)
-        ]
-        best = typed[0] if typed else best
+        close = [q for q in ranked[1:] if q.score >= best.score - NARROW_MARGIN and fits(q)]
+        best = close[0] if close else best
     return best if best.shown or best.defines else _with_heading(best, hits[best.n - 1].text)
 
 

@@ -274,6 +274,29 @@ def test_a_generated_answer_to_a_narrow_question_must_give_what_it_asks(settings
     assert answer.mode == "generated" and "four minutes" in answer.answer
 
 
+def test_a_quote_from_a_page_that_never_names_what_is_asked_about_is_refused(settings, tmp_path):
+    """A name the question asks about, rare in the document ("HotpotQA", on one page of
+    eleven), must be on the quoted page or the page before it: the Kendall's tau on NQ does
+    not answer for HotpotQA. A name the document uses throughout (the Falcon study, on most
+    pages) does not need to be."""
+    from tests.integration.multipage_pdf import make_pdf
+
+    pages = ["HotpotQA is a multi-hop question answering dataset built from Wikipedia articles."]
+    pages += [f"Note {i}: annotators labelled passages for the Falcon study in batch {i}." for i in range(2, 10)]
+    pages += ["Contributors are listed at the end.", "ARES reached a Kendall's tau of 0.91 on NQ when ranking systems."]
+    folder = tmp_path / "paper"
+    folder.mkdir()
+    make_pdf(folder / "paper.pdf", pages)
+    rag = RAG(settings.replace(answer_policy="quoted"), FakeEmbedder(), FakeGenerator(reply="I do not know."))
+    assert rag.ingest_paths([folder]).count("added") == 1
+    answer = rag.ask("What Kendall's tau did ARES reach on NQ?")
+    assert answer.mode == "quoted" and "0.91" in answer.answer and answer.citations[0].page == 11
+    assert any(h.page == 1 for h in rag.search("What Kendall's tau did ARES reach on HotpotQA?"))
+    assert rag.ask("What Kendall's tau did ARES reach on HotpotQA?").abstained
+    answer = rag.ask("What Kendall's tau did ARES reach in the Falcon study?")
+    assert answer.mode == "quoted" and "0.91" in answer.answer
+
+
 def test_quoted_first_asks_the_model_when_no_sentence_qualifies(settings, docs):
     gen = FakeGenerator(reply="The lamp was automated in 1968 [1].")
     rag = RAG(settings.replace(answer_policy="quoted", min_quote_coverage=1.0), FakeEmbedder(), gen)

@@ -695,6 +695,37 @@ def test_a_number_question_wants_a_number_beyond_its_own_and_the_years():
     assert not lacks_number("How often does the tide rise?", "The tide rises twice daily.")
 
 
+def test_a_pointer_to_a_section_table_or_reference_is_no_number_of_the_answer():
+    from rag.quotes import lacks_number
+
+    question = "How many parameters does the model that generates the queries have?"
+    assert lacks_number(question, "ARES works well with this model (see section 5) but can use another [3].")
+    assert lacks_number(question, "Table 2 and Fig. 4 compare it with the judges [12, 14].")
+    assert not lacks_number(question, "FLAN-T5 XXL has 11.3B parameters (Table 2).")
+    assert not lacks_number("How many tables does section 3 hold?", "Section 3 holds 4 tables.")
+
+
+def test_a_measure_asked_for_by_name_is_answered_by_a_sentence_that_names_it():
+    from rag.quotes import unnamed_measure
+
+    question = "What learning rate was used when fine-tuning the judges?"
+    assert unnamed_measure(question, "The judges were fine-tuned on commercial GPUs with gpt-3.5-turbo-16k.")
+    assert not unnamed_measure(question, "We fine-tune the judges with a learning rate of 5e-6.")
+    assert not unnamed_measure("What batch sizes were tried?", "The batch size was 32.")
+    # A bare measure is answered without its name ("93 degrees Celsius" for a temperature)
+    assert not unnamed_measure("What temperature should the coffee be brewed at?", "Brew it at 93 degrees.")
+    assert not unnamed_measure("What is the rate of decay?", "It decays by 4% a year.")
+    # Of two close sentences, the one that names the measure is quoted.
+    hits = [
+        _hit("The judges were fine-tuned for the ARES runs with 16 examples, at version 10/23."),
+        _hit("The ARES judges used a learning rate of 5e-6.", n=2),
+    ]
+    ranked = rank_quotes("What learning rate did the fine-tuned ARES judges use for the runs?", hits)
+    assert "16 examples" in ranked[0].text
+    quote = best_quote("What learning rate did the fine-tuned ARES judges use for the runs?", hits)
+    assert "5e-6" in quote.text and "16 examples" not in quote.text
+
+
 def test_a_space_the_pdf_put_before_a_hyphen_is_not_quoted():
     assert plain_text("pooled using a multi -tenant model") == "pooled using a multi-tenant model"
     assert plain_text("warm - or cold") == "warm - or cold"
