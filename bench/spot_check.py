@@ -24,16 +24,21 @@ def main() -> None:
     ap.add_argument("--rag", default=".venv/bin/rag")
     ap.add_argument("--questions", default=str(Path(__file__).with_name("spot_questions.jsonl")))
     args = ap.parse_args()
+    items = [json.loads(line) for line in open(args.questions) if line.strip()]
+    # One process answers every question (one per line on stdin, one JSON per line back), so
+    # the models load once, as a user's script over the CLI would have them.
+    out = subprocess.run(
+        [args.rag, "ask", "--data-dir", args.data_dir, "--json"],
+        input="".join(item["q"] + "\n" for item in items),
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    answers = [json.loads(line) for line in out.splitlines() if line.strip()]
+    if len(answers) != len(items):
+        raise SystemExit(f"{len(items)} questions asked, {len(answers)} answers read")
     passed = total = 0
-    for line in open(args.questions):
-        item = json.loads(line)
-        out = subprocess.run(
-            [args.rag, "ask", "--data-dir", args.data_dir, "--json", item["q"]],
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout
-        answer = json.loads(out)
+    for item, answer in zip(items, answers):
         if item["a"] == ["UNANSWERABLE"]:
             ok = answer["abstained"]
         else:

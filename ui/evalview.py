@@ -52,10 +52,10 @@ def failure_rows(report: dict[str, Any]) -> list[dict[str, Any]]:
             "kind": f.get("kind", ""),
             "why": ", ".join(f.get("why", [])),
             "gold": f"{gold.get('doc') or '—'} p. {_pages(gold.get('page'))}",
-            "retrieved (top 5)": "; ".join(f"{r['doc']} p. {r['page']}" for r in f.get("retrieved", [])),
         }
-        if "answer" in f:
+        if "answer" in f:  # beside the gold page: what was answered, and from which pages
             row["answer"] = f["answer"]
             row["cited"] = "; ".join(f"{c['doc']} p. {c['page']}" for c in f.get("cited", []))
+        row["retrieved (top 5)"] = "; ".join(f"{r['doc']} p. {r['page']}" for r in f.get("retrieved", []))
         rows.append(row)
     return rows

@@ -60,10 +60,18 @@ def _show(report: dict) -> None:
             failures,
             hide_index=True,
             width="stretch",
-            column_config={"question": st.column_config.TextColumn(width="large")},
+            column_config={
+                "question": st.column_config.TextColumn(width="medium"),
+                "answer": st.column_config.TextColumn(width="medium"),
+            },
         )
     else:
-        st.success("Every question found its gold page in the top 5.", icon=":material/check:")
+        answered = "accuracy" in report["overall"]
+        st.success(
+            "Every question found its gold page in the top 5"
+            + (", and every answer was right and cited (near misses refused)." if answered else "."),
+            icon=":material/check:",
+        )
 
 
 def render_page(rt: Runtime) -> None:
