@@ -347,6 +347,27 @@ def acronym_line(text: str, term: str) -> tuple[int, int] | None:
 
 # A numbered part of the document itself: its "entry" is a caption or heading, not an answer.
 _CAPTION = re.compile(r"(?:table|figure|fig|chapter|section|appendix|page|part|step|example)\b")
+
+
+_ANY_LABEL = re.compile(r"\b([A-Za-z][A-Za-z\-]*)\s+(\d+(?:\.\d+)*)\b")
+
+
+def _label_pattern(label: str) -> str:
+    return r"\s+".join(map(re.escape, label.split()))
+
+
+def _names_label(text: str, label: str) -> bool:
+    return bool(re.search(rf"\b{_label_pattern(label)}\b", text, re.I))
+
+
+def _asks_for_label(question: str, label: str) -> bool:
+    """Whether the question asks what a numbered part is ("what is step 2?", "what does
+    Table 5 show?"), not where to look ("In Table 1, what accuracy ...")."""
+    lab = _label_pattern(label)
+    return bool(
+        re.search(rf"\b(?:is|are|was|were|does|do|did|says?)\s+(?:the\s+)?{lab}\b", question, re.I)
+        or re.search(rf"\b{lab}\s*(?:called|named|about)?\s*\??\s*$", question, re.I)
+    )
 _JOINERS = {"of", "and", "for", "the", "in", "on", "to", "&"}
 
 
@@ -799,7 +820,17 @@ def rank_quotes(
     # Per passage: the question's identifiers, and those plus its labels ("Tier 3", whose
     # entry "Tier 3: Repeatable" answers), that do not name the passage's own document.
     # A label whose number names a document ("FIPS PUB 199") is no entry to look up.
-    qlabels = [lab for lab in numbered_labels(question) if not _CAPTION.match(lab) and not numbers(lab) & named_nums]
+    # A numbered part the question asks for as typed, in any case ("what is step 2?"): its
+    # entry ("Step 2: Orient.") answers, and a sentence that does not name it does not.
+    asked_labels = [
+        lab
+        for lab in dict.fromkeys(f"{w.lower()} {n}" for w, n in _ANY_LABEL.findall(question))
+        if _asks_for_label(question, lab) and not numbers(lab) & named_nums
+    ]
+    qlabels = [
+        lab for lab in numbered_labels(question) if not _CAPTION.match(lab) and not numbers(lab) & named_nums
+    ]
+    qlabels += [lab for lab in asked_labels if lab not in qlabels]
     doc_codes = [{c for c in qcodes if c not in h.doc.lower()} for h in hits[:max_passages]]
     doc_entries = [
         codes | {lab for lab in qlabels if lab not in doc_words(h.doc.lower())}
@@ -864,6 +895,8 @@ def rank_quotes(
                 if entry:
                     shown = ""  # an entry reads by itself, not under a table header
         out.append(Quote(n, s, e, text, lex, float(sv), score, shown, defined))
+    naming = [q for q in out if any(_names_label(q.shown or q.text, lab) for lab in asked_labels)]
+    out = naming or out
     out.sort(key=lambda q: -q.score)  # stable: ties keep passage order
     return out
 

@@ -726,6 +726,25 @@ def test_a_measure_asked_for_by_name_is_answered_by_a_sentence_that_names_it():
     assert "5e-6" in quote.text and "16 examples" not in quote.text
 
 
+def test_a_numbered_part_asked_for_as_typed_is_answered_by_its_entry():
+    text = (
+        "3.2 Establishing or Improving a Cybersecurity Program. The following steps illustrate how an "
+        "organization could use the Framework to create a new cybersecurity program or improve an existing "
+        "program. Step 1: Prioritize and Scope. The organization identifies its business objectives. "
+        "Step 2: Orient. The organization identifies related systems and assets."
+    )
+    for question in (
+        "In the steps for establishing or improving a cybersecurity program, what is step 2?",
+        "wat is step 2 when establishing or improving a cybersecurity program?",
+    ):
+        assert best_quote(question, [_hit(text)]).text.startswith("Step 2: Orient"), question
+    # A numbered part named as the place to look is no entry to quote
+    from rag.quotes import _asks_for_label
+
+    assert not _asks_for_label("In Table 1, what answer relevance accuracy did ARES reach?", "table 1")
+    assert _asks_for_label("What does Table 5 show?", "table 5")
+
+
 def test_a_space_the_pdf_put_before_a_hyphen_is_not_quoted():
     assert plain_text("pooled using a multi -tenant model") == "pooled using a multi-tenant model"
     assert plain_text("warm - or cold") == "warm - or cold"
