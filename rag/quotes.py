@@ -348,26 +348,6 @@ def acronym_line(text: str, term: str) -> tuple[int, int] | None:
 # A numbered part of the document itself: its "entry" is a caption or heading, not an answer.
 _CAPTION = re.compile(r"(?:table|figure|fig|chapter|section|appendix|page|part|step|example)\b")
 
-
-_ANY_LABEL = re.compile(r"\b([A-Za-z][A-Za-z\-]*)\s+(\d+(?:\.\d+)*)\b")
-
-
-def _label_pattern(label: str) -> str:
-    return r"\s+".join(map(re.escape, label.split()))
-
-
-def _names_label(text: str, label: str) -> bool:
-    return bool(re.search(rf"\b{_label_pattern(label)}\b", text, re.I))
-
-
-def _asks_for_label(question: str, label: str) -> bool:
-    """Whether the question asks what a numbered part is ("what is step 2?", "what does
-    Table 5 show?"), not where to look ("In Table 1, what accuracy ...")."""
-    lab = _label_pattern(label)
-    return bool(
-        re.search(rf"\b(?:is|are|was|were|does|do|did|says?)\s+(?:the\s+)?{lab}\b", question, re.I)
-        or re.search(rf"\b{lab}\s*(?:called|named|about)?\s*\??\s*$", question, re.I)
-    )
 _JOINERS = {"of", "and", "for", "the", "in", "on", "to", "&"}
 
 
@@ -394,6 +374,24 @@ def _spelled_out(acronym: str, text: str) -> bool:
 # An entry "CODE: text": the code standing alone, a colon not followed by a digit (not
 # "27001:2013"), then the text.
 _ENTRY_START, _ENTRY_COLON = r"(?<![\w.\-])", r":(?!\d)[ \t]*"
+
+
+def _label_pattern(label: str) -> str:
+    return r"\s+".join(map(re.escape, label.split()))
+
+
+def _names_label(text: str, label: str) -> bool:
+    return bool(re.search(rf"\b{_label_pattern(label)}\b", text, re.I))
+
+
+def _asks_for_label(question: str, label: str) -> bool:
+    """Whether the question asks what a numbered part is ("what is step 2?", "what does
+    Table 5 show?"), not where to look ("In Table 1, what accuracy ...")."""
+    lab = _label_pattern(label)
+    return bool(
+        re.search(rf"\b(?:is|are|was|were|does|do|did|says?)\s+(?:the\s+)?{lab}\b", question, re.I)
+        or re.search(rf"\b{lab}\s*(?:called|named|about)?\s*\??\s*$", question, re.I)
+    )
 
 
 def _entry(code: str) -> re.Pattern:
@@ -824,12 +822,10 @@ def rank_quotes(
     # entry ("Step 2: Orient.") answers, and a sentence that does not name it does not.
     asked_labels = [
         lab
-        for lab in dict.fromkeys(f"{w.lower()} {n}" for w, n in _ANY_LABEL.findall(question))
+        for lab in numbered_labels(question, any_case=True)
         if _asks_for_label(question, lab) and not numbers(lab) & named_nums
     ]
-    qlabels = [
-        lab for lab in numbered_labels(question) if not _CAPTION.match(lab) and not numbers(lab) & named_nums
-    ]
+    qlabels = [lab for lab in numbered_labels(question) if not _CAPTION.match(lab) and not numbers(lab) & named_nums]
     qlabels += [lab for lab in asked_labels if lab not in qlabels]
     doc_codes = [{c for c in qcodes if c not in h.doc.lower()} for h in hits[:max_passages]]
     doc_entries = [
@@ -872,7 +868,7 @@ def rank_quotes(
         label_first = len(idx) == 2 and focus is not None and _is_label(sentences[idx[0]], focus)
         entries = doc_entries[n - 1]
         labelled = [lab for lab in qlabels if lab in entries]
-        if labelled and not any(re.search(rf"\b{re.escape(lab)}\b", read, re.I) for lab in labelled):
+        if labelled and not any(_names_label(read, lab) for lab in labelled):
             score -= 0.1  # "What is Implementation Tier 3 called?": a sentence without "Tier 3"
         # "Supply Chain Risk Management (ID.SC)": the identifier of what is asked about
         named_at = _code_of_asked_name(text, question, qwords) if want is _CODEISH else None

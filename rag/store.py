@@ -567,16 +567,18 @@ def fts_query(query: str, identifier_weight: int = 1) -> str:
 
 
 _NUMBERED = re.compile(r"\b([A-Z][A-Za-z\-]*)\s+(\d+(?:[.\-]\d+)*)\b")
+_NUMBERED_ANY_CASE = re.compile(_NUMBERED.pattern, re.I)
 
 
-def numbered_labels(query: str) -> list[str]:
-    """Capitalised word-and-number labels of a query, lower-cased: "Tier 3", "Table 5".
+def numbered_labels(query: str, any_case: bool = False) -> list[str]:
+    """Capitalised word-and-number labels of a query, lower-cased: "Tier 3", "Table 5"
+    (with ``any_case``, also as users type them: "step 2").
 
     Each word of "Implementation Tier 3" is common in a framework that describes four
     tiers; the page that says "Tier 3" is the one that has them side by side.
     """
     out: list[str] = []
-    for word, num in _NUMBERED.findall(query):
+    for word, num in (_NUMBERED_ANY_CASE if any_case else _NUMBERED).findall(query):
         phrase = f"{word.lower()} {num}"
         if word.lower() not in _STOPWORDS and phrase not in out:
             out.append(phrase)
