@@ -953,6 +953,69 @@ def table_rows(text: str) -> list[tuple[tuple[int, int], tuple[int, int] | None]
                 rs = len(text[s:e].rstrip())
                 out.append(((s + ls, s + rs), header))
         i = max(j, i + 1)
+    taken = {r for r, _ in out}
+    return out + [r for r in _wrapped_rows(text, lines) if r[0] not in taken]
+
+
+_KEYED = re.compile(r"^\s*(\d{1,3})\s+\S")  # "2 START_PENDING Some other hart has ..."
+_MAX_WRAP = 6  # lines a wrapped row's description may take
+
+
+def _is_column_header(line: str) -> bool:
+    """A line of column names ("State ID State Name Description"): a few words, most of them
+    capitalised, no sentence, number or address."""
+    words = line.split()
+    return (
+        2 <= len(words) <= 12
+        and not line.endswith((".", "!", "?", ":"))
+        and not _KEYED.match(line)
+        and "://" not in line
+        and sum(w[0].isupper() for w in words) >= 0.5 * len(words)
+    )
+
+
+def _wrapped_rows(text: str, lines: list[tuple[int, int]]) -> list[tuple[tuple[int, int], tuple[int, int] | None]]:
+    """The rows of a table whose first column numbers them (0, 1, 2, ...) and whose last
+    wraps over several lines, as a PDF prints a table of states or codes:
+
+        State ID State Name Description
+        0 STARTED The hart is physically powered-up and executing
+        normally.
+        1 STOPPED The hart is not executing in supervisor-mode ...
+
+    Each row runs from its numbered line to the line before the next one (the last row to
+    its first line that ends a sentence, within as many lines as the longest row above).
+    At least three rows numbered in sequence, under a line of column names, make such a
+    table, when some row wraps (rows of one line each are read by ``table_rows``)."""
+    texts = [text[s:e].strip() for s, e in lines]
+    out = []
+    i = 1
+    while i < len(lines):
+        m = _KEYED.match(texts[i])
+        head = texts[i - 1]
+        if not (m and _is_column_header(head)):
+            i += 1
+            continue
+        keyed = [i]
+        j = i + 1
+        while j < len(lines) and j - keyed[-1] <= _MAX_WRAP and texts[j]:
+            k = _KEYED.match(texts[j])
+            if k and int(k.group(1)) == int(_KEYED.match(texts[keyed[-1]]).group(1)) + 1:
+                keyed.append(j)
+            j += 1
+        wrap = max(b - a for a, b in zip(keyed, keyed[1:])) if len(keyed) >= 3 else 1
+        if wrap == 1:  # rows of one line each are read by table_rows itself
+            i += 1
+            continue
+        end = keyed[-1]  # the last row ends at its first line that ends a sentence
+        while end < min(len(lines) - 1, keyed[-1] + wrap - 1) and not texts[end].endswith((".", "!", "?")):
+            end += 1
+        bounds = [*keyed, end + 1]
+        for a, b in zip(bounds, bounds[1:]):
+            s, e = lines[a][0], lines[b - 1][1]
+            ls = len(text[s:e]) - len(text[s:e].lstrip())
+            out.append(((s + ls, s + len(text[s:e].rstrip())), lines[i - 1]))
+        i = end + 1
     return out
 
 

@@ -111,6 +111,36 @@ def test_table_rows_come_with_their_header_line():
     ]
 
 
+PUMP_STATES = (
+    "Table 3. Pump states\n"
+    "Code Name Meaning\n"
+    "0 IDLE The pump is powered and waiting for a\n"
+    "demand signal.\n"
+    "1 PRIMING The pump is filling its casing with water\n"
+    "before it starts.\n"
+    "2 RUNNING The pump delivers water at the set\n"
+    "pressure and reports its flow every second.\n"
+    "3 FAULT The pump has stopped after a fault.\n"
+    "A pump in FAULT must be reset by hand before it runs again.\n"
+)
+
+
+def test_rows_that_wrap_over_lines_are_read_whole():
+    rows = table_rows(PUMP_STATES)
+    assert [" ".join(PUMP_STATES[s:e].split()) for (s, e), _ in rows] == [
+        "0 IDLE The pump is powered and waiting for a demand signal.",
+        "1 PRIMING The pump is filling its casing with water before it starts.",
+        "2 RUNNING The pump delivers water at the set pressure and reports its flow every second.",
+        "3 FAULT The pump has stopped after a fault.",  # the paragraph after the table is no row
+    ]
+    assert {PUMP_STATES[h[0] : h[1]] for _, h in rows} == {"Code Name Meaning"}
+    q = best_quote("What is the name of pump state code 2?", [_hit(PUMP_STATES)])
+    assert q.shown.startswith("Code Name Meaning: 2 RUNNING The pump delivers water")
+    # A numbered list of prose under a sentence is no table.
+    steps = PUMP_STATES.replace("Code Name Meaning", "The pump moves through these states in turn.")
+    assert table_rows(steps) == []
+
+
 def test_a_row_reads_with_its_column_names():
     assert read_row("Animal 2020 2021", "Hermit crab 405 389") == "Hermit crab — 2020: 405, 2021: 389"
     assert read_row("Implementation ID Name", "0 Berkeley Boot Loader (BBL)") == (
