@@ -11,7 +11,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +32,7 @@ from rag.quotes import (
     plain_text,
     question_coverage,
     rank_quotes,
+    table_extent,
     uncounted,
     unnamed_measure,
 )
@@ -499,8 +500,23 @@ class RAG:
         chunks = [c.lower() for c in self.store.chunk_texts(hit.doc_id)]
         return any(sum(t in c for c in chunks) < RARE_NAME_SHARE * len(chunks) for t in missing)
 
+    def _with_tables(self, hits: Sequence[Hit]) -> list[Hit]:
+        """The top passages, each that cuts a table of figures widened to the whole table
+        on its page (column names, rows, caption): chunking splits a table the way it
+        splits prose, and a row means something only under its column names."""
+        out = list(hits)
+        for i, h in enumerate(out[: self.settings.quote_passages]):
+            page = self.store.page_text(h.doc_id, h.page)
+            if not page or page[h.start : h.end] != h.text:
+                continue  # a passage that is not its page's text as stored: read as it is
+            start, end = table_extent(page, h.start, h.end)
+            if (start, end) != (h.start, h.end):
+                out[i] = replace(h, text=page[start:end], start=start, end=end)
+        return out
+
     def _quote_answer(self, question: str, query: str, hits: list[Hit], timings: dict, raw: str) -> Answer | None:
-        q = best_quote(query, hits, self.embed_sentences, self.settings.quote_passages)
+        read = self._with_tables(hits)  # the sources shown stay the passages retrieved
+        q = best_quote(query, read, self.embed_sentences, self.settings.quote_passages)
         if q is None or q.score < self.settings.min_quote_score:
             return None
         # A question for a time or a quantity with its unit ("how tall", "what time") is
@@ -517,7 +533,7 @@ class RAG:
         focus = focus_term(query)
         if focus and not q.defines and not content_words(focus) <= content_words(said):
             return None
-        named = {t for hit in hits for t in naming_numbers(query, hit.doc)}
+        named = {t for hit in read for t in naming_numbers(query, hit.doc)}
         if names_another(query, said, named):
             return None  # "LLaMA 2 ... downloaded" does not answer a question about LLaMA 3
         narrow = narrow_answer(query, said)
@@ -525,7 +541,7 @@ class RAG:
             return None
         if q.lexical < self.settings.min_quote_coverage - (0.1 if narrow else 0.0) and not q.defines:
             return None
-        h = hits[q.n - 1]
+        h = read[q.n - 1]
         if self._name_off_page(query, h):
             return None  # "What Kendall's tau on HotpotQA?" is not answered by a table without it
         text = q.shown or plain_text(q.text) or " ".join(q.text.split())

@@ -8,6 +8,7 @@ from rag.citations import content_words, missing_specifics, specific_terms
 from rag.quotes import (
     answer_type,
     best_quote,
+    caption_after,
     code_terms,
     defines,
     entry_span,
@@ -18,6 +19,7 @@ from rag.quotes import (
     question_coverage,
     rank_quotes,
     read_row,
+    table_extent,
     table_rows,
 )
 from rag.types import Hit
@@ -141,6 +143,58 @@ def test_rows_that_wrap_over_lines_are_read_whole():
     assert table_rows(steps) == []
 
 
+# A table of figures as a PDF prints it: a title, column groups over column names, row
+# labels wrapped onto lines of their own, and a caption below.
+TRIALS = (
+    "Trial Results on Two Farms\n"
+    "North South\n"
+    "Y.R. W.U. Y.R. W.U.\n"
+    "Mean over\n"
+    "Drip Irrigation 6.1 410 5.8 395\n"
+    "Mean over\n"
+    "Flood Irrigation 5.2 620 4.9 640\n"
+    "Table 2: Yield rate (Y.R., tonnes per hectare) and water use (W.U., mm) per farm,\n"
+    "over the 2023 season.\n"
+    "Drip irrigation used a third less water on both farms.\n"
+)
+
+
+def test_a_table_of_figures_is_read_cell_by_cell():
+    rows = table_rows(TRIALS)
+    assert [" ".join(TRIALS[s:e].split()) for (s, e), _ in rows] == [
+        "Mean over Drip Irrigation 6.1 410 5.8 395",  # the wrapped label belongs to its row
+        "Mean over Flood Irrigation 5.2 620 4.9 640",
+    ]
+    header = {TRIALS[h[0] : h[1]] for _, h in rows}
+    assert header == {"North South\nY.R. W.U. Y.R. W.U."}  # the groups over the names, not the title
+    row = "Mean over Drip Irrigation 6.1 410 5.8 395"
+    assert read_row(*header, row) == (
+        "Mean over Drip Irrigation — North Y.R.: 6.1, North W.U.: 410, South Y.R.: 5.8, South W.U.: 395"
+    )
+    # The columns the question names, by their words or their initials; the row's own
+    # words ("drip") are no initials of a column.
+    asked = "What yield rate did drip irrigation give on the South farm?"
+    assert read_row(*header, row, asked) == "Mean over Drip Irrigation — South Y.R.: 5.8"
+    assert read_row(*header, row, "How much water did drip irrigation use?") == read_row(*header, row)
+    q = best_quote(asked, [_hit(TRIALS)])
+    assert q.shown == "Mean over Drip Irrigation — South Y.R.: 5.8" and TRIALS[q.start : q.end] == q.text
+    assert caption_after(TRIALS, TRIALS.index("640") + 3).startswith("Table 2: Yield rate")
+
+
+def test_a_passage_that_cuts_a_table_of_figures_is_read_with_the_whole_table():
+    page = "Methods are in section 2.\n" + TRIALS
+    cut = page.index("Flood")  # a chunk that begins at the second row
+    start, end = table_extent(page, cut, len(page))
+    assert page[start:].startswith("Trial Results on Two Farms") and end == len(page)
+    caption = page.index("Table 2")  # a chunk of the caption alone
+    assert table_extent(page, caption + 10, caption + 40)[0] == page.index("Trial Results")
+    prose = page.index("Drip irrigation used")  # a chunk after the caption's two lines cuts no table
+    assert table_extent(page, prose, len(page)) == (prose, len(page))
+    # A table without figures (identifiers and names) is left as the passage has it.
+    ids = "Implementation ID Name\n0 Berkeley Boot Loader (BBL)\n1 OpenSBI\n2 Xvisor\n"
+    assert table_extent(ids, 30, len(ids)) == (30, len(ids))
+
+
 def test_a_row_reads_with_its_column_names():
     assert read_row("Animal 2020 2021", "Hermit crab 405 389") == "Hermit crab — 2020: 405, 2021: 389"
     assert read_row("Implementation ID Name", "0 Berkeley Boot Loader (BBL)") == (
@@ -152,7 +206,9 @@ def test_a_row_reads_with_its_column_names():
 def test_a_table_question_is_answered_by_its_row_under_the_header():
     q = best_quote("How many hermit crabs did the volunteers count in the 2021 survey?", [_hit(SURVEY)])
     assert q.text == "Hermit crab 405 389 421 436" and SURVEY[q.start : q.end] == q.text  # the page's own text
-    assert q.shown == "Hermit crab — 2020: 405, 2021: 389, 2022: 421, 2023: 436"  # what the answer says
+    assert q.shown == "Hermit crab — 2021: 389"  # what the answer says: the column asked about
+    q = best_quote("How many hermit crabs did the volunteers count?", [_hit(SURVEY)])
+    assert q.shown == "Hermit crab — 2020: 405, 2021: 389, 2022: 421, 2023: 436"  # no column named: all
     # Asked about an animal the table has no row for, no row (nor the whole table) is quoted.
     ranked = rank_quotes("How many sea otters did the volunteers count in the 2022 survey?", [_hit(SURVEY)])
     assert ranked and not any(q.shown or "405" in q.text or "212" in q.text for q in ranked)
