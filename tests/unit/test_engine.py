@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from rag.engine import RAG
+from rag.engine import PAGE_COVERED_MARGIN, RAG
 from rag.prompts import NO_ANSWER
 from rag.types import Answer
 from tests.fakes import FakeEmbedder, FakeGenerator
@@ -297,6 +297,29 @@ def test_a_quote_from_a_page_that_never_names_what_is_asked_about_is_refused(set
     assert answer.mode == "quoted" and "0.91" in answer.answer
 
 
+def test_a_quote_may_repeat_fewer_of_the_questions_words_when_its_page_holds_them_all(settings, tmp_path):
+    """The coverage gate lets a quote through with fewer of the question's words when its page
+    holds every one of them, and the quote some; not when the page lacks one of them."""
+    from tests.integration.multipage_pdf import make_pdf
+
+    pages = [
+        "The keeper often mistakes the visitor for his niece, who brings the lamp oil on Sundays. "
+        "He calls her by that name: 'Margaret, fetch the oil at once!' he shouts down the stairs.",
+        "The lighthouse was painted white in 1902.",
+    ]
+    folder = tmp_path / "keeper"
+    folder.mkdir()
+    make_pdf(folder / "keeper.pdf", pages)
+    rag = RAG(settings.replace(answer_policy="quoted"), FakeEmbedder(), FakeGenerator())
+    rag.ingest_paths([folder])
+    question = "What name does the keeper shout when he mistakes the visitor for his niece?"
+    hit = next(h for h in rag.search(question) if h.page == 1)
+    assert rag._page_covers(question, hit, lexical=0.4, gate=0.55)
+    assert not rag._page_covers(question, hit, lexical=0.3, gate=0.55)  # the quote holds too few
+    elsewhere = "What name does the keeper shout when he mistakes the visitor for his nephew?"
+    assert not rag._page_covers(elsewhere, hit, lexical=0.4, gate=0.55)  # "nephew" is not on the page
+
+
 def test_quoted_first_asks_the_model_when_no_sentence_qualifies(settings, docs):
     gen = FakeGenerator(reply="The lamp was automated in 1968 [1].")
     rag = RAG(settings.replace(answer_policy="quoted", min_quote_coverage=1.0), FakeEmbedder(), gen)
@@ -417,7 +440,8 @@ def test_a_sentence_with_the_asked_time_needs_fewer_of_the_questions_words(setti
     # Above the sentence's coverage, within the allowance of 0.1 for a narrow answer: quoted.
     answer = ask(q.lexical + 0.05)
     assert answer.mode == "quoted" and "six o'clock" in answer.answer
-    assert ask(q.lexical + 0.15).mode != "quoted"  # beyond it: not
+    # Beyond it, and beyond what a page that holds every word of the question allows: not.
+    assert ask(q.lexical + 0.1 + PAGE_COVERED_MARGIN + 0.05).mode != "quoted"
 
 
 def test_a_quote_about_another_version_does_not_answer(settings, tmp_path):
