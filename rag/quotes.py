@@ -537,6 +537,8 @@ def narrow_answer(question: str, text: str) -> bool | None:
     not already in the question. None when the question asks for no such thing. For a plain
     number ("how many", "which ... number") only its absence tells: False when ``text`` has
     none beyond the question's own and years, else None."""
+    if _measured(question, text):
+        return True  # "... with a 5e-6 learning rate" for "What learning rate ...?"
     want = answer_type(question)
     if want is _NUMBERISH:
         # A plain number is too common to lower the coverage gate for; its absence still refuses.
@@ -576,6 +578,26 @@ _NAMED_MEASURE = re.compile(
     r"\bwhat\s+(?!(?:is|was|are|were|the|a|an|its|their|his|her)\b)[\w-]+\s+(rate|size|accuracy|score|temperature)s?\b",
     re.I,
 )
+
+
+def asked_measure(question: str) -> str | None:
+    """The named measure a question asks for ("learning rate" of "What learning rate ...?")."""
+    m = _NAMED_MEASURE.search(question)
+    return m.group(0).split(None, 1)[1] if m else None
+
+
+_VALUE = r"[-+]?\d[\d.,]*(?:e-?\d+)?%?"
+
+
+def _measured(question: str, text: str) -> bool:
+    """Whether ``text`` gives the value of the measure the question names ("a 5e-6 learning
+    rate", "learning rate of 5e-6"): a number within two words of the measure's name."""
+    measure = asked_measure(question)
+    if not measure:
+        return False
+    name = r"\s+".join(re.escape(w) for w in measure.split()) + r"s?"
+    near = rf"(?<![\w.]){_VALUE}(?:\W+\w+){{0,2}}?\W+{name}\b|\b{name}(?:\W+\w+){{0,2}}?\W+{_VALUE}(?![\w.])"
+    return re.search(near, text, re.I) is not None
 
 
 def unnamed_measure(question: str, text: str) -> bool:
@@ -898,6 +920,10 @@ def rank_quotes(
         out.append(Quote(n, s, e, text, lex, float(sv), score, shown, defined))
     naming = [q for q in out if any(_names_label(q.shown or q.text, lab) for lab in asked_labels)]
     out = naming or out
+    # "What learning rate ...?" is answered by a sentence that names the learning rate: when
+    # one does, the others are no candidates (unnamed_measure would refuse them anyway).
+    measured = [q for q in out if not unnamed_measure(question, q.shown or q.text)]
+    out = measured or out
     out.sort(key=lambda q: -q.score)  # stable: ties keep passage order
     return out
 

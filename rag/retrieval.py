@@ -17,7 +17,7 @@ import numpy as np
 from ingest.chunking import split_sentences
 from ingest.loaders import TEXT_SUFFIXES
 from rag.index import VectorIndex
-from rag.quotes import acronym_line, defines, definition_start, focus_term
+from rag.quotes import acronym_line, asked_measure, defines, definition_start, focus_term
 from rag.settings import Settings
 from rag.store import Store, numbered_labels
 from rag.types import Hit
@@ -98,6 +98,13 @@ class Retriever:
                 # "Tier 3" asked about: the pages that say "Tier 3" rank as a third list.
                 expr = " AND ".join(f'"{p}"' for p in labels)
                 rankings.append([i for i, _ in self.store.match(expr, n_cand, collections, doc_ids)])
+                weights.append(s.bm25_weight)
+            measure = asked_measure(query)
+            if measure:
+                # "What learning rate ...?": the passages that name the measure rank as a list
+                # of their own; "learning" and "rate" alone are on many more pages.
+                words = " ".join(re.findall(r"\w+", measure))
+                rankings.append([i for i, _ in self.store.match(f'"{words}"', n_cand, collections, doc_ids)])
                 weights.append(s.bm25_weight)
             defining = self._defining(query, n_cand, collections, doc_ids)
             if defining:

@@ -15,6 +15,7 @@ from rag.quotes import (
     focus_term,
     labels,
     naming_numbers,
+    narrow_answer,
     plain_text,
     question_coverage,
     rank_quotes,
@@ -193,6 +194,19 @@ def test_a_passage_that_cuts_a_table_of_figures_is_read_with_the_whole_table():
     # A table without figures (identifiers and names) is left as the passage has it.
     ids = "Implementation ID Name\n0 Berkeley Boot Loader (BBL)\n1 OpenSBI\n2 Xvisor\n"
     assert table_extent(ids, 30, len(ids)) == (30, len(ids))
+
+
+def test_a_named_measure_is_answered_by_the_sentence_that_gives_its_value():
+    question = "What learning rate was used when fine-tuning the judges?"
+    assert narrow_answer(question, "we use linear warmup with a 5e-6 learning rate") is True
+    assert narrow_answer(question, "a learning rate of 0.001 worked best") is True
+    assert narrow_answer(question, "the learning rate was tuned by hand") is False  # no value
+    text = (
+        "Our fine-tuned judges were trained on synthetic data for every judge we used. "
+        "The schedule was linear warmup with a 5e-6 learning rate."
+    )
+    q = best_quote(question, [_hit(text)])
+    assert "5e-6" in q.text  # not the sentence that repeats more of the question's words
 
 
 def test_a_row_reads_with_its_column_names():
@@ -801,13 +815,16 @@ def test_a_measure_asked_for_by_name_is_answered_by_a_sentence_that_names_it():
     # A bare measure is answered without its name ("93 degrees Celsius" for a temperature)
     assert not unnamed_measure("What temperature should the coffee be brewed at?", "Brew it at 93 degrees.")
     assert not unnamed_measure("What is the rate of decay?", "It decays by 4% a year.")
-    # Of two close sentences, the one that names the measure is quoted.
+    # Of two sentences, the one that names the measure is the only candidate, however many
+    # more of the question's words the other repeats.
     hits = [
         _hit("The judges were fine-tuned for the ARES runs with 16 examples, at version 10/23."),
         _hit("The ARES judges used a learning rate of 5e-6.", n=2),
     ]
     ranked = rank_quotes("What learning rate did the fine-tuned ARES judges use for the runs?", hits)
-    assert "16 examples" in ranked[0].text
+    assert "5e-6" in ranked[0].text and not any("16 examples" in q.text for q in ranked)
+    # When no sentence names it, the others stay candidates (and the answer gate refuses them).
+    assert rank_quotes("What learning rate did the fine-tuned ARES judges use for the runs?", hits[:1])
     quote = best_quote("What learning rate did the fine-tuned ARES judges use for the runs?", hits)
     assert "5e-6" in quote.text and "16 examples" not in quote.text
 

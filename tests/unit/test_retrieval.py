@@ -168,6 +168,22 @@ def test_a_page_naming_the_numbered_label_asked_about_ranks_first(settings, monk
     assert rag.search(question, k=1)[0].doc == "overview.pdf"
 
 
+def test_a_page_naming_the_measure_asked_for_ranks_high(settings, monkeypatch):
+    rag = RAG(settings, embedder=ConceptEmbedder(), generator=FakeGenerator())
+    for i in range(4):
+        _add(
+            rag,
+            f"results-{i}.pdf",
+            [f"Learning to judge: the judges {i} were fine-tuned and their error rate fell as training went on."],
+        )
+    _add(rag, "appendix.pdf", ["Appendix. We trained with a 5e-6 learning rate and a batch size of 32."])
+    question = "What learning rate was used when fine-tuning the judges?"
+    assert rag.search(question, k=1)[0].doc == "appendix.pdf"
+    # Without the list of pages that name the measure, the pages repeating the other words win.
+    monkeypatch.setattr("rag.retrieval.asked_measure", lambda q: None)
+    assert rag.search(question, k=1)[0].doc != "appendix.pdf"
+
+
 @pytest.mark.parametrize(
     "question, repeating, defining",
     [
