@@ -92,7 +92,7 @@ def test_a_table_question_is_answered_with_its_row_highlighted_on_the_page(serve
     open_page(page, server)
     ask(page, "How many hermit crabs did volunteers count in the 2021 survey?")
     answer = page.locator(".rag-answer").first.inner_text()
-    assert "Hermit crab — 2020: 405, 2021: 389, 2022: 421, 2023: 436" in answer  # the row, under its header
+    assert "Hermit crab — 2021: 389" in answer  # the row, read in the column the question names
     # One table row of a letter-size page: a thin highlighted band.
     assert 0.0005 < _click_first_citation(page, 6) < 0.02, "the row is not highlighted on the page image"
     page.locator('[data-testid="stChatMessage"]').first.evaluate(SCROLL_TO)
