@@ -750,6 +750,10 @@ def rank_quotes(
         spans = [(s, e) for s, e in split_sentences(hit.text) if e - s >= 12]
         # Each table row once, with whether the question names it.
         rows = [(r, head, _row_named(hit.text[r[0] : r[1]], qwords, qnums)) for r, head in table_rows(hit.text)]
+        figures = {r for r, _, _ in rows if _value_cells(hit.text[r[0] : r[1]]) >= 3}  # rows of a table of figures
+        table_end: dict = {}  # each header's last row's end: the caption follows it
+        for r, head, _ in rows:
+            table_end[head] = max(table_end.get(head, 0), r[1])
         first = len(sentences)
         sentences.extend(hit.text[s:e] for s, e in spans)
         for i in range(len(spans)):
@@ -768,12 +772,11 @@ def rank_quotes(
                 own, ctx = content_words(hit.text[s:e]), content_words(hit.text[lo:hi])
                 lex = 0.7 * _share(qwords, own, ref) + 0.3 * _share(qwords, ctx, ref)
                 lex_rank = 0.7 * _share(ranked_words, own) + 0.3 * _share(ranked_words, ctx)
-                inside = [named for (r0, r1), _, named in rows if s <= r0 and r1 <= e]
-                grid = sum(_value_cells(hit.text[r0:r1]) >= 3 for (r0, r1), _, _ in rows if s <= r0 and r1 <= e) >= 2
+                inside = [(r, named) for r, _, named in rows if s <= r[0] and r[1] <= e]
                 if len(inside) >= 2:  # a table read as one "sentence": a wall of numbers
-                    if not any(inside) and not any(c in hit.text[s:e].lower() for c in qcodes):
+                    if not any(named for _, named in inside) and not any(c in hit.text[s:e].lower() for c in qcodes):
                         continue  # about none of its rows, nor the identifier asked about
-                    if grid:
+                    if sum(r in figures for r, _ in inside) >= 2:
                         continue  # a table of figures: its rows, under their column names
                     lex_rank -= 0.1  # its rows, under their header, read better
                 cands.append((n, s, e, hit.text[s:e], "", lex, lex_rank))
@@ -787,7 +790,7 @@ def rank_quotes(
             # the caption below it ("Table 1: ... on Real-World RAG Systems").
             top = header[0] if header else s
             above = hit.text[max(0, top - 200) : top]
-            below = caption_after(hit.text, max(r[1] for r, h, _ in rows if h == header))
+            below = caption_after(hit.text, table_end[header])
             own = content_words(f"{above} {head or ''} {hit.text[s:e]} {below}")
             lex, lex_rank = _share(qwords, own, ref), _share(ranked_words, own)
             cands.append((n, s, e, hit.text[s:e], shown, lex, lex_rank))
@@ -1015,11 +1018,10 @@ def table_rows(text: str) -> list[tuple[tuple[int, int], tuple[int, int] | None]
             top = first.get(run[0], run[0])
             above = texts[top - 1] if top > 0 else ""
             if above and len(above) <= 120 and not _SENTENCE_END.search(above) and not _is_row(above):
-                header = lines[top - 1]
                 h = top - 1
                 while h > 0 and top - h < 3 and _groups_columns(texts[h - 1], texts[run[0]]):
-                    h -= 1
-                header = (lines[h][0], header[1])
+                    h -= 1  # a line of column groups above the column names
+                header = (lines[h][0], lines[top - 1][1])
             elif _MEASURE.search(texts[run[0]]):
                 header = None
             else:
@@ -1032,7 +1034,7 @@ def table_rows(text: str) -> list[tuple[tuple[int, int], tuple[int, int] | None]
                 out.append(((s + ls, s + rs), header))
         i = max(j, i + 1)
     taken = {r for r, _ in out}
-    return out + [r for r in _wrapped_rows(text, lines) if r[0] not in taken]
+    return out + [r for r in _wrapped_rows(text, lines, texts) if r[0] not in taken]
 
 
 _KEYED = re.compile(r"^\s*(\d{1,3})\s+\S")  # "2 START_PENDING Some other hart has ..."
@@ -1052,7 +1054,9 @@ def _is_column_header(line: str) -> bool:
     )
 
 
-def _wrapped_rows(text: str, lines: list[tuple[int, int]]) -> list[tuple[tuple[int, int], tuple[int, int] | None]]:
+def _wrapped_rows(
+    text: str, lines: list[tuple[int, int]], texts: list[str]
+) -> list[tuple[tuple[int, int], tuple[int, int] | None]]:
     """The rows of a table whose first column numbers them (0, 1, 2, ...) and whose last
     wraps over several lines, as a PDF prints a table of states or codes:
 
@@ -1064,8 +1068,8 @@ def _wrapped_rows(text: str, lines: list[tuple[int, int]]) -> list[tuple[tuple[i
     Each row runs from its numbered line to the line before the next one (the last row to
     its first line that ends a sentence, within as many lines as the longest row above).
     At least three rows numbered in sequence, under a line of column names, make such a
-    table, when some row wraps (rows of one line each are read by ``table_rows``)."""
-    texts = [text[s:e].strip() for s, e in lines]
+    table, when some row wraps (rows of one line each are read by ``table_rows``). ``lines``
+    are the spans of ``text``'s lines, ``texts`` their stripped text."""
     out = []
     i = 1
     while i < len(lines):
@@ -1074,12 +1078,13 @@ def _wrapped_rows(text: str, lines: list[tuple[int, int]]) -> list[tuple[tuple[i
         if not (m and _is_column_header(head)):
             i += 1
             continue
-        keyed = [i]
+        keyed, key = [i], int(m.group(1))
         j = i + 1
         while j < len(lines) and j - keyed[-1] <= _MAX_WRAP and texts[j]:
             k = _KEYED.match(texts[j])
-            if k and int(k.group(1)) == int(_KEYED.match(texts[keyed[-1]]).group(1)) + 1:
+            if k and int(k.group(1)) == key + 1:
                 keyed.append(j)
+                key += 1
             j += 1
         wrap = max(b - a for a, b in zip(keyed, keyed[1:])) if len(keyed) >= 3 else 1
         if wrap == 1:  # rows of one line each are read by table_rows itself
@@ -1127,10 +1132,9 @@ def read_row(header: str | None, row: str, question: str = "") -> str:
     if v >= 1 and len(head) in (v, v + 1) and len(cells) > v:
         names = head[-v:]
         levels = [names]
-        for line in groups[-1:]:
-            g = line.split()
-            if len(g) < v and v % len(g) == 0:
-                levels.insert(0, [g[k * len(g) // v] for k in range(v)])
+        g = groups[-1].split() if groups else []
+        if g and len(g) < v and v % len(g) == 0:
+            levels.insert(0, [g[k * len(g) // v] for k in range(v)])
         label = " ".join(cells[: len(cells) - v])
         keep = _named_columns(levels, question, label) if question else range(v)
         values = cells[-v:]
