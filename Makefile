@@ -21,10 +21,12 @@ $(STAMP): pyproject.toml Makefile
 	touch $(STAMP)
 
 # The real OpenAI-compatible server used by the `openai` backend tests (builds from source, ~5 min once).
+# Built portably (AVX2, no -march=native): a build tuned to this CPU crashes on another one.
+LLAMA_CMAKE_ARGS := -DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON -DGGML_AVX512=OFF -DGGML_AMX_INT8=OFF -DGGML_AMX_TILE=OFF
 setup-server: $(SERVER_STAMP)
 
 $(SERVER_STAMP): $(STAMP)
-	$(BIN)/pip install -q 'llama-cpp-python[server]>=0.3'
+	CMAKE_ARGS="$(LLAMA_CMAKE_ARGS)" FORCE_CMAKE=1 $(BIN)/pip install -q --no-cache-dir 'llama-cpp-python[server]>=0.3'
 	touch $(SERVER_STAMP)
 
 # Debian's Chromium for the browser tests.

@@ -11,7 +11,7 @@ Usage:
   .venv/bin/python -m bench.answer_replay generate --data-dir D --qa eval/corpus.jsonl --out runs.jsonl
   (with --reuse OLD.jsonl, only questions whose passages changed since OLD are generated again)
   .venv/bin/python -m bench.answer_replay replay --data-dir D --qa eval/corpus.jsonl --runs runs.jsonl \
-      "" "min_quote_score=0.4" "min_quote_score=0.4,min_quote_coverage=0.5"
+      "" "answer_threshold=0.5" "answer_threshold=0.7"
 """
 
 from __future__ import annotations
@@ -56,8 +56,8 @@ def generate(args) -> None:
             record = {
                 "question": qa.question,
                 "hits": [dataclasses.asdict(h) for h in hits],
-                "relevant": rag.is_relevant(hits),
-            }  # similarity only; replay re-checks
+                "relevant": rag._choose(query, hits, {}) is not None,
+            }  # at this run's threshold; replay re-checks
             if record["relevant"]:
                 messages, kept = build_messages(
                     query, hits, rag.system_prompt, gen.count_tokens, rag._passage_budget(gen)
@@ -95,22 +95,22 @@ def replay(args) -> None:
             query = standalone_question(qa.question, [])  # as RAG.ask_stream reads it
             hits = [Hit(**h) for h in run["hits"]]
             timings = {"first_token": run.get("first_token") or 0.0}
-            # A question the model was not run for (not relevant when generated) replays with
-            # no reply: the quote, or else abstention, decides — as it would with quoted-first.
-            if not rag.is_relevant(hits, query):
+            # As RAG.ask_stream: the selector's choice first; quoted-first answers with it, and
+            # a question the model was not run for replays with no reply.
+            choice = rag._choose(query, hits, timings)
+            if choice is None:
                 from rag.prompts import NO_ANSWER
                 from rag.types import Answer
 
-                ans = Answer(qa.question, NO_ANSWER, [], hits, True, [], qa.question, timings, "", "abstained")
+                ans = Answer(qa.question, NO_ANSWER, [], hits, True, [], query, timings, "", "abstained")
+            elif rag.quote_first:
+                ans = rag._quoted(qa.question, query, hits, choice, timings, "")
             else:
                 raw = run.get("raw", "")
                 if ignore_no and (not raw or _says_no_answer(raw)):
                     raw = "(no usable reply)"
                 kept = hits[: run.get("kept", len(hits))]
-                # As RAG.ask_stream: quoted-first tries the quote on all passages before the model.
-                ans = rag._quote_answer(qa.question, query, hits, timings, "") if rag.quote_first else None
-                if ans is None:
-                    ans = rag.finish_answer(qa.question, query, raw, kept, timings, quote_tried=rag.quote_first)
+                ans = rag.finish_answer(qa.question, query, raw, kept, timings, choice)
             rows.append(Row(qa, None, None, hits, 0.0, ans))
             key = (ans.mode, "A" if qa.answerable else "U")
             ok = qa.answerable and answer_correct(ans.answer, qa)

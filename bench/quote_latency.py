@@ -1,4 +1,4 @@
-"""The quote step of an answer with the sentence vectors stored at ingestion, against
+"""The answer selection step with the sentence vectors stored at ingestion, against
 embedding the sentences per question (the baseline), in the same process.
 
 Usage::
@@ -6,11 +6,12 @@ Usage::
     .venv/bin/rag ingest --data-dir /tmp/rag-corpus ../shared/corpus
     .venv/bin/python bench/quote_latency.py --data-dir /tmp/rag-corpus --qa eval/corpus.jsonl
 
-For every question: retrieval, then the best quote of the top passages (what the quoted
-answer costs before its first token), once with ``RAG.embed_sentences`` (stored vectors
-looked up, the rest embedded) and once with the embedder alone, alternating which goes
-first. Prints p50 / p95 of each, their ratio, the share of sentences found stored, and
-whether both picked the same quote for every question.
+For every question: retrieval, then the answer selector over the top passages (what the
+quoted answer costs before its first token: candidates, features, the fitted score), once
+with ``RAG.embed_sentences`` (stored vectors looked up, the rest embedded) and once with
+the embedder alone, alternating which goes first. Prints p50 / p95 of each, their ratio,
+the share of sentences found stored, and whether both picked the same answer for every
+question.
 """
 
 from __future__ import annotations
@@ -22,8 +23,8 @@ from pathlib import Path
 
 from common import pct, print_machine
 
+from rag.answer import AnswerSelector
 from rag.engine import RAG
-from rag.quotes import best_quote
 from rag.settings import Settings
 
 
@@ -53,18 +54,19 @@ def main() -> None:
         for name in ("stored", "embedded") if i % 2 == 0 else ("embedded", "stored"):
             t = time.perf_counter()
             hits = rag.retriever.search(q, k)
-            quote = best_quote(q, hits, stored if name == "stored" else emb.embed_passages, passages)
+            embed = stored if name == "stored" else emb.embed_passages
+            ranked = AnswerSelector(embed, rag.idf, rag.selector.scorer, passages).rank(q, rag._with_tables(hits))
             times[name].append(time.perf_counter() - t)
-            picked[name] = quote and (quote.n, quote.text)
+            picked[name] = ranked and (ranked[0].candidate.n, ranked[0].candidate.text)
         same += picked["stored"] == picked["embedded"]
         known = rag.store.sentence_vectors(requested)
         asked, found = asked + len(requested), found + sum(t in known for t in requested)
         requested.clear()
     for name, ts in times.items():
-        print(f"{name:9s}: retrieval + quote p50 {pct(ts, 50) * 1000:7.1f} ms  p95 {pct(ts, 95) * 1000:7.1f} ms")
+        print(f"{name:9s}: retrieval + selection p50 {pct(ts, 50) * 1000:7.1f} ms  p95 {pct(ts, 95) * 1000:7.1f} ms")
     print(f"RATIO stored / embedded p50       = {pct(times['stored'], 50) / pct(times['embedded'], 50):.3f}")
     print(f"sentences found stored            = {found / max(asked, 1):.3f} ({found} of {asked})")
-    print(f"same quote                        = {same} of {len(questions)} questions")
+    print(f"same answer                       = {same} of {len(questions)} questions")
 
 
 if __name__ == "__main__":

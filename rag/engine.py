@@ -17,38 +17,18 @@ from typing import Any
 
 import numpy as np
 
-from ingest.chunking import split_sentences
-from rag.citations import content_words, doc_words, missing_specifics, verify_answer
+from rag.answer import AnswerSelector, Choice
+from rag.answer.tables import table_extent
+from rag.citations import verify_answer
 from rag.errors import IndexMismatchError
 from rag.generators.base import Message
 from rag.prompts import NO_ANSWER, SYSTEM_PROMPT, build_messages, standalone_question, strip_passage_markup
-from rag.quotes import (
-    best_quote,
-    code_terms,
-    focus_term,
-    names_another,
-    naming_numbers,
-    narrow_answer,
-    plain_text,
-    question_coverage,
-    rank_quotes,
-    table_extent,
-    uncounted,
-    unnamed_measure,
-)
 from rag.settings import BUNDLED, Settings
 from rag.store import DEFAULT_COLLECTION, Store
+from rag.text import _STOP, _WORD, content_words
 from rag.types import Answer, Citation, Claim, Hit
 
 logger = logging.getLogger(__name__)
-
-# A name of the question found in fewer than this share of a document's chunks is what the
-# question is about ("HotpotQA" in a paper that mentions it on two pages), not the document's
-# own vocabulary ("Framework Core" throughout the Cybersecurity Framework).
-RARE_NAME_SHARE = 0.1
-# A quote whose page holds every word of the question may repeat this much less of them
-# than RAG_MIN_QUOTE_COVERAGE asks (see docs/evaluation.md: 0.2 to 0.3 answer the same).
-PAGE_COVERED_MARGIN = 0.2
 
 
 @dataclass
@@ -68,17 +48,6 @@ def _says_no_answer(raw: str) -> bool:
     )
 
 
-def _names_every_word(question: str, hits: Sequence[Hit]) -> bool:
-    """One sentence of the passages holds every content word of ``question``.
-
-    A short question ("What is a sol?") is far from any whole passage in embedding
-    space, yet a sentence that names exactly what it asks about makes the passages
-    relevant ("A day on Mars is called a sol, ...").
-    """
-    words = content_words(question)
-    return bool(words) and any(words <= content_words(h.text[s:e]) for h in hits for s, e in split_sentences(h.text))
-
-
 class RAG:
     def __init__(self, settings: Settings, embedder=None, generator=None, reranker=None) -> None:
         self.settings = settings
@@ -87,6 +56,7 @@ class RAG:
         self._generator = generator
         self._reranker = reranker
         self._index = None
+        self._selector: AnswerSelector | None = None
         self._lock = threading.RLock()
         self._filler: threading.Thread | None = None  # storing sentence vectors after an upload
         self._fill_wanted = False
@@ -325,31 +295,17 @@ class RAG:
     ) -> list[Hit]:
         return self.retriever.search(query, k, collections, doc_ids, mode)
 
-    def is_relevant(self, hits: Sequence[Hit], question: str = "") -> bool:
-        """Whether the passages can possibly answer: similar enough to the question, and
-        mentioning its names, identifiers and numbers (the file name counts, as a title:
-        "CSF" is spelled out by nist-cybersecurity-framework.pdf)."""
-        if not hits:
-            return False
-        scores = [h.dense_score for h in hits if h.dense_score is not None]
-        if (
-            scores
-            and max(scores) < self.settings.min_relevance
-            and not _names_every_word(question, hits)
-            and not self._defines_asked_term(question, hits)
-        ):
-            return False
-        if question and missing_specifics(question, [f"{h.text} {doc_words(h.doc).title()}" for h in hits]):
-            return False
-        return True
+    @property
+    def selector(self) -> AnswerSelector:
+        """The fitted answer selector (rag/answer/): candidates, one score, one threshold."""
+        if self._selector is None:
+            from rag.answer.scorer import Scorer
 
-    def _defines_asked_term(self, question: str, hits: Sequence[Hit]) -> bool:
-        """A passage defines, expands or lists the entry of what the question asks about
-        ("What does CSA stand for?" - "the Cider Safety Agreement (CSA)"): relevant, however
-        little the rest of a long passage resembles so short a question."""
-        if not question or (focus_term(question) is None and not code_terms(question)):
-            return False
-        return any(q.defines for q in rank_quotes(question, hits, None, self.settings.quote_passages))
+            scorer = Scorer.load()
+            if self.settings.answer_threshold >= 0:
+                scorer = replace(scorer, threshold=self.settings.answer_threshold)
+            self._selector = AnswerSelector(self.embed_sentences, self.idf, scorer, self.settings.quote_passages)
+        return self._selector
 
     def ask_stream(
         self,
@@ -367,20 +323,21 @@ class RAG:
         t_ret = time.perf_counter() - t0
         timings = {"retrieval": t_ret}
         yield Event("sources", hits)
-        if not self.is_relevant(hits, query):
+        choice = self._choose(query, hits, timings)
+        if choice is None:
+            # No candidate of the passages scores as an answer: abstain without generating.
             timings["total"] = time.perf_counter() - t0
             yield Event("token", NO_ANSWER)
             yield Event("done", Answer(question, NO_ANSWER, [], hits, True, [], query, timings, NO_ANSWER, "abstained"))
             return
         if self.quote_first:
-            # The sentence that answers, quoted with its page, needs no generation at all.
-            quoted = self._quote_answer(question, query, list(hits), timings, "")
-            if quoted is not None:
-                timings["first_token"] = time.perf_counter() - t0
-                yield Event("token", quoted.answer)
-                quoted.timings["total"] = time.perf_counter() - t0
-                yield Event("done", quoted)
-                return
+            # The passage text that answers, quoted with its page, needs no generation at all.
+            quoted = self._quoted(question, query, hits, choice, timings, "")
+            timings["first_token"] = time.perf_counter() - t0
+            yield Event("token", quoted.answer)
+            quoted.timings["total"] = time.perf_counter() - t0
+            yield Event("done", quoted)
+            return
         gen = self.generator
         messages, kept = build_messages(query, hits, self.system_prompt, gen.count_tokens, self._passage_budget(gen))
         pieces: list[str] = []
@@ -392,7 +349,7 @@ class RAG:
         timings["generation"] = time.perf_counter() - t0 - t_ret
         raw = "".join(pieces).strip()
         # Quoted-first already found no sentence that qualifies before generating.
-        answer = self.finish_answer(question, query, raw, kept, timings, quote_tried=self.quote_first)
+        answer = self.finish_answer(question, query, raw, kept, timings, choice)
         answer.timings["total"] = time.perf_counter() - t0
         yield Event("done", answer)
 
@@ -402,34 +359,27 @@ class RAG:
         return max(128, min(self.settings.context_budget_tokens, window - reserve))
 
     def finish_answer(
-        self, question: str, query: str, raw: str, hits: Sequence[Hit], timings: dict, quote_tried: bool = False
+        self, question: str, query: str, raw: str, hits: Sequence[Hit], timings: dict, choice: Choice | None = None
     ) -> Answer:
         """Verify the model's text against the passages and decide what the user sees.
 
-        With the generated-first policy (a capable model):
         1. The model's claims that a passage supports are kept, cited to that passage;
            unsupported ones are flagged (or dropped with RAG_UNSUPPORTED=drop).
-        2. If no claim is supported, the sentence of the passages that best answers the
-           question is quoted instead, provided it covers enough of the question.
-        3. Otherwise (or when the model itself says the documents lack the answer) the
-           answer abstains.
-        With the quoted-first policy (the small bundled model, which paraphrases wrongly
-        more often than it helps — see docs/evaluation.md) steps 1 and 2 swap.
+        2. If no supported claim speaks to the question, the selector's best candidate
+           (``choice``, chosen before generating when given) is quoted instead.
+        3. Otherwise (or when the model itself says the documents lack the answer, or
+           nothing scores as an answer) the answer abstains.
         """
         hits = list(hits)
-        if self.settings.llm_backend == "extractive":
-            # Sentences copied from the passages always "verify": the quote gate decides.
-            quoted = None if quote_tried else self._quote_answer(question, query, hits, timings, raw)
-            if quoted is not None:
-                return quoted
+        if choice is None:
+            choice = self._choose(query, hits, timings)
+        if choice is None:
             return Answer(question, NO_ANSWER, [], hits, True, [], query, timings, raw, "abstained")
+        if self.settings.llm_backend == "extractive":
+            # Sentences copied from the passages always "verify": the selector decides.
+            return self._quoted(question, query, hits, choice, timings, raw)
         said_no = not raw or _says_no_answer(raw)
         claims = []
-        quote_first = self.quote_first
-        if quote_first and not said_no and not quote_tried:
-            quoted = self._quote_answer(question, query, hits, timings, raw)
-            if quoted is not None:
-                return quoted
         if not said_no:
             reply = strip_passage_markup(raw)  # "guide.pdf, page 7: <<<...": the prompt's framing, copied
             verified = verify_answer(reply, hits, self.embed_sentences, self.settings.unsupported, question=query)
@@ -437,26 +387,20 @@ class RAG:
             # A supported claim that shares no word with the question, nor does the sentence
             # that supports it ("A cup of brewed coffee is about 98% water" for "How long
             # should green tea steep?"), does not answer it.
-            # A question for a time, an amount or a quantity with its unit is answered only by
-            # a claim that gives one ("How many dollars did it cost?" is not answered by "We
-            # tested the judge on 7000 models").
-            # "What is the definition of a multi-cloud deployment?" is not answered by a claim
-            # that, with its support, never names a multi-cloud deployment (as for quotes).
-            if any(
-                c.supported
-                and self._speaks_to(query, c, verified.citations)
-                and narrow_answer(query, c.text) is not False
-                and self._names_focus(query, c, verified.citations)
-                for c in claims
-            ):
+            if any(c.supported and self._speaks_to(query, c, verified.citations) for c in claims):
                 return Answer(
                     question, verified.answer, verified.citations, hits, False, claims, query, timings, raw, "generated"
                 )
-            if not quote_first:
-                quoted = self._quote_answer(question, query, hits, timings, raw)
-                if quoted is not None:
-                    return quoted
+            return self._quoted(question, query, hits, choice, timings, raw)
         return Answer(question, NO_ANSWER, [], hits, True, claims, query, timings, raw, "abstained")
+
+    def _choose(self, query: str, hits: Sequence[Hit], timings: dict) -> Choice | None:
+        """The selector's best candidate of the passages (each table widened to the whole
+        table on its page), or None when none reaches the threshold."""
+        t = time.perf_counter()
+        choice = self.selector.best(query, self._with_tables(hits)) if hits else None
+        timings["select"] = time.perf_counter() - t
+        return choice
 
     def embed_sentences(self, texts: Sequence[str]) -> np.ndarray:
         """Passage vectors of ``texts``: the sentences of stored chunks are looked up (stored
@@ -471,17 +415,17 @@ class RAG:
             stored.update(zip(missing, self.embedder.embed_passages(missing)))
         return np.vstack([stored[t] for t in texts]).astype(np.float32, copy=False)
 
+    def idf(self, question: str) -> dict[str, float]:
+        """The corpus IDF of each word of ``question`` (from the full-text index)."""
+        return self.store.idf(sorted({w for w in _WORD.findall(question.lower()) if w not in _STOP}))
+
     @staticmethod
     def _with_support(claim: Claim, citations: Sequence[Citation]) -> str:
         """A claim and the quotes of the passages it cites."""
         return " ".join([claim.text, *(c.quote for c in citations if c.n in claim.citations)])
 
     def _speaks_to(self, query: str, claim: Claim, citations: Sequence[Citation]) -> bool:
-        return question_coverage(query, self._with_support(claim, citations)) > 0
-
-    def _names_focus(self, query: str, claim: Claim, citations: Sequence[Citation]) -> bool:
-        focus = focus_term(query)
-        return focus is None or content_words(focus) <= content_words(self._with_support(claim, citations))
+        return bool(content_words(query) & content_words(self._with_support(claim, citations)))
 
     @property
     def quote_first(self) -> bool:
@@ -490,18 +434,6 @@ class RAG:
         if policy == "auto":
             return self.settings.llm_backend != "openai" and self.settings.llm_model == BUNDLED
         return policy == "quoted"
-
-    def _name_off_page(self, query: str, hit: Hit) -> bool:
-        """Whether the question names something rare in the passage's document ("HotpotQA",
-        "Function as a Service") that neither the passage's page nor the page before it (where
-        its section may begin) mentions: a sentence there answers about something else."""
-        before = self.store.page_text(hit.doc_id, hit.page - 1) if hit.page > 1 else ""
-        around = f"{before} {self.store.page_text(hit.doc_id, hit.page) or hit.text} {doc_words(hit.doc).title()}"
-        missing = [t for t in missing_specifics(query, [around]) if not any(ch.isdigit() for ch in t)]
-        if not missing:  # numbers and identifiers are left to names_another and narrow_answer
-            return False
-        chunks = [c.lower() for c in self.store.chunk_texts(hit.doc_id)]
-        return any(sum(t in c for c in chunks) < RARE_NAME_SHARE * len(chunks) for t in missing)
 
     def _with_tables(self, hits: Sequence[Hit]) -> list[Hit]:
         """The top passages, each that cuts a table of figures widened to the whole table
@@ -517,62 +449,26 @@ class RAG:
                 out[i] = replace(h, text=page[start:end], start=start, end=end)
         return out
 
-    def _page_covers(self, query: str, hit: Hit, lexical: float, gate: float) -> bool:
-        """Whether a sentence that repeats too few of the question's words still answers it:
-        its page holds every one of them, and the sentence holds some. A question retold in
-        other words ("What name does the White Rabbit call Alice when he mistakes her for his
-        housemaid?") is answered by a sentence that says it its own way ("'Why, Mary Ann,
-        what are you doing out here?'"), on the page that tells the rest."""
-        if lexical < gate - PAGE_COVERED_MARGIN:
-            return False
-        return question_coverage(query, self.store.page_text(hit.doc_id, hit.page) or hit.text) >= 1.0
-
-    def _quote_answer(self, question: str, query: str, hits: list[Hit], timings: dict, raw: str) -> Answer | None:
-        read = self._with_tables(hits)  # the sources shown stay the passages retrieved
-        q = best_quote(query, read, self.embed_sentences, self.settings.quote_passages)
-        if q is None or q.score < self.settings.min_quote_score:
-            return None
-        # A question for a time or a quantity with its unit ("how tall", "what time") is
-        # answered by a sentence that has one: without it, no quote ("How tall was the
-        # Queen of Hearts?" is not answered by a sentence about the Queen); with it, the
-        # sentence may repeat fewer of the question's words ("'three inches is such a
-        # wretched height to be'" for "How tall was the Caterpillar?").
-        # "How does FIPS 199 define an information system?" is not answered by a sentence
-        # that neither defines nor names what is asked about.
-        # "How many GPUs were used?" is not answered by "... deployable LLMs on commercial GPUs",
-        # nor "Which SP number ...?" by a sentence whose only numbers are the question's or a year,
-        # nor "What learning rate ...?" by a sentence that never says "rate".
-        said = q.shown or q.text
-        focus = focus_term(query)
-        if focus and not q.defines and not content_words(focus) <= content_words(said):
-            return None
-        named = {t for hit in read for t in naming_numbers(query, hit.doc)}
-        if names_another(query, said, named):
-            return None  # "LLaMA 2 ... downloaded" does not answer a question about LLaMA 3
-        narrow = narrow_answer(query, said)
-        if (narrow is False or uncounted(query, said) or unnamed_measure(query, said)) and not q.defines:
-            return None
-        h = read[q.n - 1]
-        gate = self.settings.min_quote_coverage - (0.1 if narrow else 0.0)
-        if q.lexical < gate and not q.defines and not self._page_covers(query, h, q.lexical, gate):
-            return None
-        if self._name_off_page(query, h):
-            return None  # "What Kendall's tau on HotpotQA?" is not answered by a table without it
-        text = q.shown or plain_text(q.text) or " ".join(q.text.split())
+    def _quoted(
+        self, question: str, query: str, hits: Sequence[Hit], choice: Choice, timings: dict, raw: str
+    ) -> Answer:
+        """The chosen candidate as the answer, cited to its page with its offsets."""
+        c, h = choice.candidate, choice.hit
+        text = choice.shown
         citation = Citation(
-            n=q.n,
+            n=c.n,
             doc=h.doc,
             page=h.page,
             chunk_id=h.chunk_id,
-            quote=q.text,
-            quote_start=h.start + q.start,
-            quote_end=h.start + q.end,
+            quote=c.text,
+            quote_start=h.start + c.start,
+            quote_end=h.start + c.end,
             doc_id=h.doc_id,
         )
         body = text[:-1] if text[-1:] in ".!?" else text
-        answer = f"{body} [{q.n}]{text[-1] if text[-1:] in '.!?' else '.'}"
-        claims = [Claim(text, [q.n], True)]
-        return Answer(question, answer, [citation], hits, False, claims, query, timings, raw, "quoted")
+        answer = f"{body} [{c.n}]{text[-1] if text[-1:] in '.!?' else '.'}"
+        claims = [Claim(text, [c.n], True)]
+        return Answer(question, answer, [citation], list(hits), False, claims, query, timings, raw, "quoted")
 
     def ask(self, question: str, history: Sequence[Message] = (), **kw) -> Answer:
         answer = None

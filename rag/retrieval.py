@@ -7,35 +7,19 @@ passage from a collection the caller may not read is never a candidate.
 from __future__ import annotations
 
 import logging
-import re
 import time
 from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 
-from ingest.chunking import split_sentences
 from ingest.loaders import TEXT_SUFFIXES
 from rag.index import VectorIndex
-from rag.quotes import acronym_line, asked_measure, defines, definition_start, focus_term
 from rag.settings import Settings
 from rag.store import Store, numbered_labels
 from rag.types import Hit
 
 logger = logging.getLogger(__name__)
-
-
-_ACRONYM = re.compile(r"(?=(?:\w*[A-Z]){2})[A-Za-z][A-Za-z0-9]{1,9}")  # "PPI", "IaaS", "ISAO"
-
-
-def _spells_out(text: str, acronym: str) -> bool:
-    return defines(text, acronym, expansion_only=True) or acronym_line(text, acronym) is not None
-
-
-def _defines_inside(text: str, term: str) -> bool:
-    """A sentence or line of ``text`` defines ``term`` (a glossary entry, "X is ...")."""
-    pieces = [text[s:e] for s, e in split_sentences(text)] + text.split("\n")
-    return any(definition_start(p, term) is not None for p in pieces if term.lower() in p.lower())
 
 
 def rrf_fuse(rankings: Sequence[Sequence[int]], weights: Sequence[float], k: int = 60) -> list[tuple[int, float]]:
@@ -99,19 +83,6 @@ class Retriever:
                 expr = " AND ".join(f'"{p}"' for p in labels)
                 rankings.append([i for i, _ in self.store.match(expr, n_cand, collections, doc_ids)])
                 weights.append(s.bm25_weight)
-            measure = asked_measure(query)
-            if measure:
-                # "What learning rate ...?": the passages that name the measure rank as a list
-                # of their own; "learning" and "rate" alone are on many more pages.
-                words = " ".join(re.findall(r"\w+", measure))
-                rankings.append([i for i, _ in self.store.match(f'"{words}"', n_cand, collections, doc_ids)])
-                weights.append(s.bm25_weight)
-            defining = self._defining(query, n_cand, collections, doc_ids)
-            if defining:
-                # "What does PPI stand for?": the passages that spell PPI out rank as a list
-                # of their own; every page of the paper says "PPI", one says what it is.
-                rankings.append(defining)
-                weights.append(s.bm25_weight)
             fused = rrf_fuse(rankings, weights, s.rrf_k)
         n_keep = max(k, s.candidates if self.reranker else k)
         hits = self._page_hits(fused, n_keep) if s.group_pages else self._chunk_hits(fused[:n_keep])
@@ -123,24 +94,6 @@ class Retriever:
             h.rank = r
         self.last_timings = {"embed": t1 - t0, "search": t2 - t1, "total": time.perf_counter() - t0}
         return hits
-
-    def _defining(
-        self, query: str, n: int, collections: Sequence[str] | None, doc_ids: Sequence[int] | None
-    ) -> list[int]:
-        """The chunks that spell out the acronym a definition question asks about, or hold
-        a definition or glossary entry of its term ("SECURITY OBJECTIVE: Confidentiality,
-        integrity, or availability."), best first."""
-        term = focus_term(query)
-        if term is None or len(term.split()) > 4:
-            return []
-        words = re.findall(r"\w+", term)
-        if not words:
-            return []
-        found = [i for i, _ in self.store.match('"' + " ".join(words) + '"', n, collections, doc_ids)]
-        texts = self.store.hits(found)
-        if _ACRONYM.fullmatch(term):
-            return [i for i in found if i in texts and _spells_out(texts[i].text, term)]
-        return [i for i in found if i in texts and _defines_inside(texts[i].text, term)]
 
     def _chunk_hits(self, ranked: list[tuple[int, float]]) -> list[Hit]:
         rows = self.store.hits([cid for cid, _ in ranked])

@@ -49,19 +49,17 @@ class Settings:
     reranker_model: str = ""
     index_kind: str = "auto"  # auto | flat | ivf ("hnsw" is an alias of ivf)
     ann_threshold: int = 50_000
-    # Abstention: highest dense cosine similarity below which nothing counts as relevant.
-    min_relevance: float = 0.25
-    # When the model's answer cannot be verified, quote the best sentence only if it
-    # covers this share of the question's content words (and scores this high).
-    min_quote_coverage: float = 0.55
-    min_quote_score: float = 0.45
-    quote_passages: int = 5  # the top passages whose sentences and table rows may be quoted
+    # Abstention: the answer selector's best candidate answers only when its score (an
+    # estimated probability, rag/answer/weights.json) reaches this; below 0, the threshold
+    # fitted with the weights (bench/fit_selector.py) is used.
+    answer_threshold: float = -1.0
+    quote_passages: int = 5  # the top passages whose sentences and table rows are candidates
     # "ingest": every sentence's vector is stored with its chunks, so quoting and verifying an
     # answer look them up instead of embedding them; "off": faster ingestion, slower answers.
     sentence_vectors: str = "ingest"  # ingest | off
-    # What answers first: "generated" (the model's verified claims, a quote when none
-    # verifies), "quoted" (the best cited sentence, the model's verified claims when no
-    # sentence qualifies), or "auto" (quoted with the small bundled model, else generated).
+    # What answers: "generated" (the model's verified claims, the selector's quote when none
+    # verifies), "quoted" (the selector's quote, no generation), or "auto" (quoted with the
+    # small bundled model, else generated).
     answer_policy: str = "auto"
     # Generation.
     llm_backend: str = "transformers"  # transformers | openai | extractive
@@ -135,6 +133,8 @@ class Settings:
             raise ConfigError("RAG_CHUNK_OVERLAP must be smaller than RAG_CHUNK_TOKENS")
         if self.top_k < 1:
             raise ConfigError("RAG_TOP_K must be at least 1")
+        if self.answer_threshold > 1:
+            raise ConfigError("RAG_ANSWER_THRESHOLD must be at most 1 (a probability; below 0: the fitted one)")
         if self.quote_passages < 1:
             raise ConfigError("RAG_QUOTE_PASSAGES must be at least 1")
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import math
 import re
 import sqlite3
 import threading
@@ -498,6 +499,29 @@ class Store:
     ) -> list[tuple[int, float]]:
         """Full-text search (SQLite FTS5, BM25). Returns (chunk_id, score) best first."""
         return self.match(fts_query(query, identifier_weight), k, collections, doc_ids)
+
+    def idf(self, words: Sequence[str]) -> dict[str, float]:
+        """Inverse document frequency of each word over the stored chunks, as FTS5 counts
+        them (its porter stemmer applied), scaled to 0..1 so that it reads the same in a
+        small library and a large one: log((N + 1) / (df + 0.5)) / log((N + 1) / 0.5). A
+        word no chunk holds weighs 1. Cached until the chunk set changes."""
+        version = self.index_version()
+        cache = getattr(self._local, "idf", None)
+        if cache is None or cache[0] != version:
+            cache = (version, {}, self.chunk_count())
+            self._local.idf = cache
+        _, known, total = cache
+        for w in words:
+            if w not in known:
+                term = '"' + w.replace('"', "") + '"'
+                try:
+                    df = self.db.execute(
+                        "SELECT COUNT(*) FROM chunks_fts WHERE chunks_fts MATCH ?", (term,)
+                    ).fetchone()[0]
+                except sqlite3.OperationalError:
+                    df = 0
+                known[w] = math.log((total + 1) / (df + 0.5)) / math.log((total + 1) / 0.5)
+        return {w: known[w] for w in words}
 
     def names_document(self, label: str) -> bool:
         """Whether a document's file name holds ``label``'s words in order ("FIPS 199")."""

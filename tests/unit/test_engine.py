@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from rag.engine import PAGE_COVERED_MARGIN, RAG
+from rag.engine import RAG
 from rag.prompts import NO_ANSWER
 from rag.types import Answer
 from tests.fakes import FakeEmbedder, FakeGenerator
@@ -72,11 +72,26 @@ def test_an_empty_index_abstains_without_calling_the_model(fake_rag):
     assert fake_rag._generator.prompts == []
 
 
-def test_irrelevant_passages_lead_to_abstention(rag):
-    answer = rag.ask("zebra quantum saxophone?")
-    assert max(h.dense_score for h in answer.sources) < rag.settings.min_relevance
-    assert answer.abstained and answer.answer == NO_ANSWER
-    assert rag._generator.prompts == []
+def test_nothing_scoring_as_an_answer_abstains_without_the_model(settings, docs):
+    # The threshold is a probability: at 1.0 no candidate reaches it.
+    for policy in ("quoted", "generated"):
+        gen = FakeGenerator(reply="The lighthouse was built in 1872 [1].")
+        rag = RAG(settings.replace(answer_threshold=1.0, answer_policy=policy), FakeEmbedder(), gen)
+        rag.ingest_paths([docs])
+        answer = rag.ask("When was the Harbor Point lighthouse built?")
+        assert answer.abstained and answer.answer == NO_ANSWER and answer.citations == []
+        assert answer.mode == "abstained" and gen.prompts == []
+
+
+def test_the_extractive_backend_quotes_or_abstains(settings, docs):
+    answering = RAG(settings.replace(llm_backend="extractive", answer_threshold=0.0), FakeEmbedder())
+    answering.ingest_paths([docs])
+    answered = answering.ask("When was the Harbor Point lighthouse built?")
+    assert not answered.abstained and "1872" in answered.answer and answered.mode == "quoted"
+    assert answered.citations[0].doc == "lighthouse.md"
+    refusing = RAG(settings.replace(llm_backend="extractive", answer_threshold=1.0), FakeEmbedder())
+    refused = refusing.ask("When was the Harbor Point lighthouse built?")
+    assert refused.abstained and refused.citations == []
 
 
 def test_the_models_own_abstention_is_recognised(settings, docs):
@@ -95,14 +110,6 @@ def test_an_unverifiable_answer_is_replaced_by_a_quote_of_the_page(settings, doc
     assert [c.doc for c in answer.citations] == ["lighthouse.md"]
     assert all(c.supported for c in answer.claims)
     assert "purple" in answer.raw_answer
-
-
-def test_an_unverifiable_answer_without_a_matching_sentence_abstains(settings, docs):
-    rag = RAG(settings, FakeEmbedder(), FakeGenerator(reply="The keeper's cat was named Biscuit [1]."))
-    rag.ingest_paths([docs])
-    answer = rag.ask("What was the name of the keeper's cat?")
-    assert answer.abstained and answer.answer == NO_ANSWER and answer.mode == "abstained"
-    assert answer.claims and not answer.claims[0].supported
 
 
 def test_a_wrong_citation_is_corrected(settings, docs):
@@ -180,18 +187,6 @@ def test_reindex_keeps_documents_searchable(rag):
     assert rag.index.ntotal == rag.store.chunk_count()
 
 
-def test_the_extractive_backend_quotes_or_abstains(settings, docs):
-    from rag.engine import RAG as Engine
-
-    rag = Engine(settings.replace(llm_backend="extractive"), FakeEmbedder())
-    rag.ingest_paths([docs])
-    answered = rag.ask("When was the Harbor Point lighthouse built?")
-    assert not answered.abstained and "1872" in answered.answer
-    assert answered.citations[0].doc == "lighthouse.md"
-    refused = rag.ask("What was the name of the keeper's cat?")
-    assert refused.abstained and refused.citations == []
-
-
 # -- answer policy ---------------------------------------------------------------------------
 
 
@@ -205,7 +200,7 @@ def test_quoted_first_answers_from_the_page_without_running_the_model(settings, 
     assert answer.mode == "quoted" and "1872" in answer.answer and answer.answer.endswith("[1].")
     c = answer.citations[0]
     assert c.doc == "lighthouse.md" and "built in 1872" in c.quote
-    assert answer.timings["first_token"] <= answer.timings["total"]
+    assert {"retrieval", "select", "first_token", "total"} <= set(answer.timings)
     assert gen.prompts == []  # the model was never asked
 
 
@@ -227,108 +222,6 @@ def test_a_table_row_is_answered_in_words_and_cited_as_the_pages_text(settings, 
     assert rag.store.page_text(c.doc_id, c.page)[c.quote_start : c.quote_end] == c.quote
 
 
-def test_a_definition_is_quoted_though_it_repeats_few_of_the_questions_words(settings, tmp_path):
-    folder = tmp_path / "glossary"
-    folder.mkdir()
-    (folder / "glossary.md").write_text(
-        "# Glossary\n\nBackfill A rerun of a pipeline over past dates.\n\n"
-        "Watermark The latest event time a job has seen.\n\nSnapshot A copy of a table at one moment.\n"
-    )
-    gen = FakeGenerator(reply="A backfill is a kind of database [1].")
-    rag = RAG(settings.replace(answer_policy="quoted", min_quote_coverage=0.9), FakeEmbedder(), gen)
-    rag.ingest_paths([folder])
-    answer = rag.ask("What does the data team's glossary say a backfill is?")
-    assert answer.mode == "quoted" and answer.answer == "Backfill A rerun of a pipeline over past dates [1]."
-    assert gen.prompts == []
-    # The same gate still refuses a sentence that only shares words with the question.
-    answer = rag.ask("What does the data team's glossary say a rollback is?")
-    assert answer.mode != "quoted"
-
-
-def test_a_definition_question_is_not_answered_by_a_sentence_without_its_term(settings, tmp_path):
-    folder = _folder(
-        tmp_path / "models",
-        {
-            "service-models.md": "The service models defined here form a simple taxonomy of cloud services.\n\n"
-            "Software as a Service. The consumer uses the provider's applications running on a cloud.\n"
-        },
-    )
-    gen = FakeGenerator(reply="")
-    rag = RAG(settings.replace(answer_policy="quoted", min_quote_coverage=0.3), FakeEmbedder(), gen)
-    rag.ingest_paths([folder])
-    answer = rag.ask("How do the service models define function as a service?")
-    assert answer.abstained and answer.mode == "abstained"
-    answer = rag.ask("How do the service models define software as a service?")
-    assert answer.mode == "quoted" and "provider's applications" in answer.answer
-
-
-def test_a_generated_answer_to_a_narrow_question_must_give_what_it_asks(settings, docs):
-    # The claim is on the page, but it gives no time for a "how long" question.
-    gen = FakeGenerator(reply="Coffee should be brewed at 93 degrees Celsius [1].")
-    rag = RAG(settings.replace(answer_policy="generated"), FakeEmbedder(), gen)
-    rag.ingest_paths([docs])
-    answer = rag.ask("How long should coffee be brewed for?")
-    assert answer.mode != "generated"
-    gen.reply = "Coffee should be brewed for four minutes [1]."
-    answer = rag.ask("How long should coffee be brewed for?")
-    assert answer.mode == "generated" and "four minutes" in answer.answer
-
-
-def test_a_quote_from_a_page_that_never_names_what_is_asked_about_is_refused(settings, tmp_path):
-    """A name the question asks about, rare in the document ("HotpotQA", on one page of
-    eleven), must be on the quoted page or the page before it: the Kendall's tau on NQ does
-    not answer for HotpotQA. A name the document uses throughout (the Falcon study, on most
-    pages) does not need to be."""
-    from tests.integration.multipage_pdf import make_pdf
-
-    pages = ["HotpotQA is a multi-hop question answering dataset built from Wikipedia articles."]
-    pages += [f"Note {i}: annotators labelled passages for the Falcon study in batch {i}." for i in range(2, 10)]
-    pages += ["Contributors are listed at the end.", "ARES reached a Kendall's tau of 0.91 on NQ when ranking systems."]
-    folder = tmp_path / "paper"
-    folder.mkdir()
-    make_pdf(folder / "paper.pdf", pages)
-    rag = RAG(settings.replace(answer_policy="quoted"), FakeEmbedder(), FakeGenerator(reply="I do not know."))
-    assert rag.ingest_paths([folder]).count("added") == 1
-    answer = rag.ask("What Kendall's tau did ARES reach on NQ?")
-    assert answer.mode == "quoted" and "0.91" in answer.answer and answer.citations[0].page == 11
-    assert any(h.page == 1 for h in rag.search("What Kendall's tau did ARES reach on HotpotQA?"))
-    assert rag.ask("What Kendall's tau did ARES reach on HotpotQA?").abstained
-    answer = rag.ask("What Kendall's tau did ARES reach in the Falcon study?")
-    assert answer.mode == "quoted" and "0.91" in answer.answer
-
-
-def test_a_quote_may_repeat_fewer_of_the_questions_words_when_its_page_holds_them_all(settings, tmp_path):
-    """The coverage gate lets a quote through with fewer of the question's words when its page
-    holds every one of them, and the quote some; not when the page lacks one of them."""
-    from tests.integration.multipage_pdf import make_pdf
-
-    pages = [
-        "The keeper often mistakes the visitor for his niece, who brings the lamp oil on Sundays. "
-        "He calls her by that name: 'Margaret, fetch the oil at once!' he shouts down the stairs.",
-        "The lighthouse was painted white in 1902.",
-    ]
-    folder = tmp_path / "keeper"
-    folder.mkdir()
-    make_pdf(folder / "keeper.pdf", pages)
-    rag = RAG(settings.replace(answer_policy="quoted"), FakeEmbedder(), FakeGenerator())
-    rag.ingest_paths([folder])
-    question = "What name does the keeper shout when he mistakes the visitor for his niece?"
-    hit = next(h for h in rag.search(question) if h.page == 1)
-    assert rag._page_covers(question, hit, lexical=0.4, gate=0.55)
-    assert not rag._page_covers(question, hit, lexical=0.3, gate=0.55)  # the quote holds too few
-    elsewhere = "What name does the keeper shout when he mistakes the visitor for his nephew?"
-    assert not rag._page_covers(elsewhere, hit, lexical=0.4, gate=0.55)  # "nephew" is not on the page
-
-
-def test_quoted_first_asks_the_model_when_no_sentence_qualifies(settings, docs):
-    gen = FakeGenerator(reply="The lamp was automated in 1968 [1].")
-    rag = RAG(settings.replace(answer_policy="quoted", min_quote_coverage=1.0), FakeEmbedder(), gen)
-    rag.ingest_paths([docs])
-    answer = rag.ask("When did the Harbor Point lighthouse stop needing keepers?")
-    assert len(gen.prompts) == 1
-    assert answer.mode == "generated" and "1968" in answer.answer and answer.claims[0].supported
-
-
 @pytest.mark.parametrize(
     ("overrides", "quote_first"),
     [
@@ -344,37 +237,6 @@ def test_auto_policy_quotes_first_only_with_the_bundled_model(settings, override
     assert rag.quote_first is quote_first
 
 
-def test_a_question_naming_what_no_passage_mentions_abstains_without_the_model(rag):
-    # Similar passages, but none mentions "Tier 5" or "FaaS": nothing here can answer.
-    for q in ("When was lighthouse Tier 5 built?", "Which FaaS brewed the coffee?"):
-        answer = rag.ask(q)
-        assert answer.abstained and answer.mode == "abstained", q
-    assert rag._generator.prompts == []
-
-
-def test_a_short_question_is_relevant_when_one_sentence_names_all_its_words(rag):
-    # Short questions sit far from whole passages in embedding space (low cosine), yet a
-    # sentence that names exactly what they ask about answers them.
-    from rag.types import Hit
-
-    text = "Mars has two moons. A day on Mars is called a sol, and it lasts about 24 hours and 40 minutes."
-    hits = [Hit(1, "planets.md", 1, text, 0.1, dense_score=0.03)]
-    assert rag.is_relevant(hits, "What is a sol?")
-    assert rag.is_relevant(hits, "What is a sol on Mars called?")
-    assert not rag.is_relevant(hits, "What is a parsec?")
-    assert not rag.is_relevant(hits, "What is a sol on Venus?")  # "venus" in no sentence
-
-
-def test_an_acronym_of_the_file_names_title_is_no_missing_name(rag):
-    from rag.types import Hit
-
-    hits = [
-        Hit(1, "nist-cybersecurity-framework.pdf", 54, "Taxonomy A scheme of classification.", 0.1, dense_score=0.5)
-    ]
-    assert rag.is_relevant(hits, "How does the CSF glossary define taxonomy?")
-    assert not rag.is_relevant(hits, "How does the CSA glossary define taxonomy?")
-
-
 def test_a_supported_claim_about_something_else_does_not_answer_the_question(settings, tmp_path):
     folder = _folder(
         tmp_path / "kitchen",
@@ -385,108 +247,13 @@ def test_a_supported_claim_about_something_else_does_not_answer_the_question(set
     )
     # The model answers from its own knowledge; its one checkable sentence is beside the point.
     reply = "Green tea steeps for 7-10 minutes. Coffee should be brewed at 93 degrees Celsius [2]."
-    rag = RAG(settings.replace(answer_policy="generated"), FakeEmbedder(), FakeGenerator(reply=reply))
+    settings = settings.replace(answer_policy="generated", answer_threshold=0.0)
+    rag = RAG(settings, FakeEmbedder(), FakeGenerator(reply=reply))
     rag.ingest_paths([folder])
     answer = rag.ask("How long should green tea leaves steep?")
-    assert [c.supported for c in answer.claims] == [False, True]
-    assert answer.abstained and answer.answer == NO_ANSWER
+    # Not the model's words: the selector's best passage text stands instead.
+    assert answer.mode == "quoted" and "93 degrees" not in answer.answer and "7-10" not in answer.answer
+    assert answer.raw_answer == reply
     # The same claim answers a question it speaks to.
     answer = rag.ask("At what temperature should coffee be brewed?")
     assert not answer.abstained and "93 degrees" in answer.answer
-
-
-def test_a_question_for_a_length_is_quoted_only_from_a_sentence_with_one(settings, tmp_path):
-    folder = _folder(
-        tmp_path / "story",
-        {
-            "story.md": (
-                "The Queen of Hearts walked into the garden with the King and the whole court.\n\n"
-                "Everyone bowed low as the procession passed the roses.\n\n"
-                "The little door behind the curtain was about fifteen inches high, and the key fitted it.\n"
-            ),
-        },
-    )
-    gen = FakeGenerator(reply="I do not know.")
-    rag = RAG(settings.replace(answer_policy="quoted"), FakeEmbedder(), gen)
-    rag.ingest_paths([folder])
-    answer = rag.ask("How tall was the Queen of Hearts?")  # her sentence says no height
-    assert answer.abstained and answer.mode == "abstained"
-    answer = rag.ask("How tall was the little door?")
-    assert answer.mode == "quoted" and "fifteen inches" in answer.answer
-
-
-def test_a_sentence_with_the_asked_time_needs_fewer_of_the_questions_words(settings, tmp_path):
-    from rag.quotes import best_quote, narrow_answer
-
-    folder = _folder(
-        tmp_path / "story",
-        {
-            "story.md": (
-                "Since the quarrel with Time, the Hatter's watch has stopped at the tea-party. "
-                "'It's always six o'clock now,' said the Hatter.\n"
-            ),
-        },
-    )
-    question = "Since the quarrel with Time, what time is it always at the tea-party?"
-    rag = RAG(settings.replace(answer_policy="quoted"), FakeEmbedder(), FakeGenerator(reply="I do not know."))
-    rag.ingest_paths([folder])
-    q = best_quote(question, rag.search(question), rag.embedder.embed_passages)
-    assert narrow_answer(question, q.text) is True
-
-    def ask(coverage: float):
-        settings_ = settings.replace(answer_policy="quoted", min_quote_coverage=coverage)
-        return RAG(settings_, rag.embedder, rag.generator).ask(question)
-
-    # Above the sentence's coverage, within the allowance of 0.1 for a narrow answer: quoted.
-    answer = ask(q.lexical + 0.05)
-    assert answer.mode == "quoted" and "six o'clock" in answer.answer
-    # Beyond it, and beyond what a page that holds every word of the question allows: not.
-    assert ask(q.lexical + 0.1 + PAGE_COVERED_MARGIN + 0.05).mode != "quoted"
-
-
-def test_a_quote_about_another_version_does_not_answer(settings, tmp_path):
-    folder = _folder(
-        tmp_path / "release",
-        {
-            "release.md": "Version 2 of the tool was downloaded 180 million times since its release in July.\n\n"
-            "The tool runs on every major operating system.\n\nA faster Version 3 is planned for next year.\n"
-        },
-    )
-    rag = RAG(settings.replace(answer_policy="quoted"), FakeEmbedder(), FakeGenerator(reply=""))
-    rag.ingest_paths([folder])
-    assert rag.ask("How many times was version 2 of the tool downloaded?").mode == "quoted"
-    assert rag.ask("How many times was version 3 of the tool downloaded?").abstained
-
-
-def test_a_count_question_abstains_on_a_sentence_that_names_but_does_not_count(settings, tmp_path):
-    folder = _folder(
-        tmp_path / "paper",
-        {
-            "paper.md": "The judges were fine-tuned and then run as deployable models on commercial GPUs.\n\n"
-            "The annotators labelled 150 passages for the validation set.\n"
-        },
-    )
-    rag = RAG(settings.replace(answer_policy="quoted"), FakeEmbedder(), FakeGenerator(reply=""))
-    rag.ingest_paths([folder])
-    assert rag.ask("How many passages did the annotators label for the validation set?").mode == "quoted"
-    assert rag.ask("How many GPUs were the judges fine-tuned on?").abstained
-
-
-def test_a_generated_definition_must_name_the_term_asked_about(settings, tmp_path):
-    folder = _folder(
-        tmp_path / "cloud",
-        {"cloud.md": "Cloud computing is a model for enabling on-demand network access to shared resources.\n"},
-    )
-    # The model copies the passage, with the framing the prompt gave it, for a term the page never defines.
-    gen = FakeGenerator(
-        reply="cloud.md, page 1:\n<<<Cloud computing is a model for enabling on-demand network access to shared resources."
-    )
-    rag = RAG(settings.replace(answer_policy="generated"), FakeEmbedder(), gen)
-    rag.ingest_paths([folder])
-    answer = rag.ask("What is the definition of a hybrid cloud deployment?")
-    assert answer.abstained and answer.mode == "abstained"
-    assert answer.claims and all("<<<" not in c.text and "page 1:" not in c.text for c in answer.claims)
-    answer = rag.ask("What is the definition of cloud computing?")  # the term it does define
-    assert (
-        not answer.abstained and answer.answer.startswith("Cloud computing is a model") and "<<<" not in answer.answer
-    )

@@ -168,48 +168,6 @@ def test_a_page_naming_the_numbered_label_asked_about_ranks_first(settings, monk
     assert rag.search(question, k=1)[0].doc == "overview.pdf"
 
 
-def test_a_page_naming_the_measure_asked_for_ranks_high(settings, monkeypatch):
-    rag = RAG(settings, embedder=ConceptEmbedder(), generator=FakeGenerator())
-    for i in range(4):
-        _add(
-            rag,
-            f"results-{i}.pdf",
-            [f"Learning to judge: the judges {i} were fine-tuned and their error rate fell as training went on."],
-        )
-    _add(rag, "appendix.pdf", ["Appendix. We trained with a 5e-6 learning rate and a batch size of 32."])
-    question = "What learning rate was used when fine-tuning the judges?"
-    assert rag.search(question, k=1)[0].doc == "appendix.pdf"
-    # Without the list of pages that name the measure, the pages repeating the other words win.
-    monkeypatch.setattr("rag.retrieval.asked_measure", lambda q: None)
-    assert rag.search(question, k=1)[0].doc != "appendix.pdf"
-
-
-@pytest.mark.parametrize(
-    "question, repeating, defining",
-    [
-        (  # every results page says "PPI"; one spells it out
-            "What does PPI stand for?",
-            "In table {i}, the PPI range and the PPI bounds stand for the PPI interval.",
-            "Marine scores are computed with prediction-powered inference (PPI) over a labelled set.",
-        ),
-        (  # every section names the term; the glossary defines it
-            "What does the glossary list under the term security objective?",
-            "Section {i} maps each security objective to the term used in the glossary.",
-            "Marine terms. SECURITY OBJECTIVE: Confidentiality, integrity, or availability.",
-        ),
-    ],
-)
-def test_the_page_that_defines_the_term_asked_about_is_found(settings, monkeypatch, question, repeating, defining):
-    rag = RAG(settings, embedder=ConceptEmbedder(), generator=FakeGenerator())
-    for i in range(4):
-        _add(rag, f"section-{i}.pdf", [repeating.format(i=i)])
-    _add(rag, "defining.pdf", [defining])
-    assert rag.search(question, k=1)[0].doc == "defining.pdf"
-    # Without the list of pages that define it, the pages repeating the term win.
-    monkeypatch.setattr("rag.retrieval.Retriever._defining", lambda *a: [])
-    assert rag.search(question, k=1)[0].doc != "defining.pdf"
-
-
 def test_a_label_naming_a_document_is_no_evidence_for_a_page(settings):
     rag = RAG(settings, embedder=ConceptEmbedder(), generator=FakeGenerator())
     _add(rag, "fips-199-categorization.pdf", ["Impact levels are low, moderate and high for each objective."])

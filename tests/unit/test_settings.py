@@ -23,7 +23,7 @@ def test_environment_values_are_parsed_by_type():
         {
             "RAG_DATA_DIR": "/srv/rag",
             "RAG_TOP_K": "8",
-            "RAG_MIN_RELEVANCE": "0.4",
+            "RAG_ANSWER_THRESHOLD": "0.4",
             "RAG_EMBED_MODEL": "BAAI/bge-small-en-v1.5",
             "RAG_EMBED_QUERY_PREFIX": "query: ",
             "RAG_PDF_PASSWORDS": "first, second,,third ",
@@ -34,7 +34,7 @@ def test_environment_values_are_parsed_by_type():
     )
     assert s.data_dir == Path("/srv/rag")
     assert s.top_k == 8 and isinstance(s.top_k, int)
-    assert s.min_relevance == pytest.approx(0.4)
+    assert s.answer_threshold == pytest.approx(0.4)
     assert s.embed_model == "BAAI/bge-small-en-v1.5"
     assert s.embed_query_prefix == "query: "
     assert s.pdf_passwords == ("first", "second", "third")
@@ -63,7 +63,7 @@ def test_reads_the_real_environment(monkeypatch, tmp_path):
     ("var", "value"),
     [
         ("RAG_TOP_K", "five"),
-        ("RAG_MIN_RELEVANCE", "high"),
+        ("RAG_ANSWER_THRESHOLD", "high"),
         ("RAG_PORT", "80a"),
         ("RAG_RETRIEVAL_MODE", "semantic"),
         ("RAG_LLM_BACKEND", "gpt"),

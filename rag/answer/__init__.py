@@ -1,0 +1,100 @@
+"""Picking the answer out of the retrieved passages: candidates -> features -> a fitted
+rank score -> the best candidate -> a fitted confidence -> answer or abstain.
+
+``AnswerSelector.rank`` scores every candidate (sentence, run of sentences, table row) of
+the top passages; ``best`` returns the best one when the confidence that it is right
+reaches the fitted threshold. There is no rule per phrasing: the same features and weights
+judge every question.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, replace
+
+import numpy as np
+
+from rag.answer.candidates import Candidate, generate
+from rag.answer.features import answer_view, featurize
+from rag.answer.scorer import Scorer
+from rag.types import Hit
+
+logger = logging.getLogger(__name__)
+
+Embed = Callable[[Sequence[str]], np.ndarray]
+
+
+@dataclass(frozen=True)
+class Choice:
+    candidate: Candidate
+    hit: Hit
+    score: float  # rank score: how likely it holds the answer, against the other candidates
+    confidence: float | None = None  # for the best: the probability that it is right
+
+    @property
+    def shown(self) -> str:
+        return self.candidate.shown or " ".join(self.candidate.text.split())
+
+
+class AnswerSelector:
+    def __init__(
+        self,
+        embed: Embed,
+        idf: Callable[[str], Mapping[str, float]] | None = None,
+        scorer: Scorer | None = None,
+        max_passages: int = 5,
+    ) -> None:
+        self.embed = embed
+        self.idf = idf or (lambda question: {})
+        self._scorer = scorer
+        self.max_passages = max_passages
+
+    @property
+    def scorer(self) -> Scorer:
+        if self._scorer is None:
+            self._scorer = Scorer.load()
+        return self._scorer
+
+    @property
+    def threshold(self) -> float:
+        return self.scorer.threshold
+
+    def features(self, question: str, hits: Sequence[Hit]) -> tuple[list[Candidate], np.ndarray]:
+        pool = generate(question, hits, self.max_passages)
+        if not pool.candidates:
+            return [], np.zeros((0, 0))
+        vecs = self.embed([question, *pool.units])
+        x = featurize(question, hits, pool, vecs[0], vecs[1:], self.idf(question))
+        return pool.candidates, x
+
+    def rank(self, question: str, hits: Sequence[Hit]) -> list[Choice]:
+        """Every candidate of the top passages with its rank score, best first; the best
+        carries its confidence."""
+        cands, x = self.features(question, hits)
+        if not cands:
+            return []
+        logits = self.scorer.rank.logits(x)
+        scores = 1.0 / (1.0 + np.exp(-logits))
+        order = np.argsort(-logits, kind="stable")
+        ranked = [Choice(cands[i], hits[cands[i].n - 1], float(scores[i])) for i in order]
+        ranked[0] = replace(ranked[0], confidence=self.scorer.confidence(answer_view(x, logits)))
+        return ranked
+
+    def best(self, question: str, hits: Sequence[Hit]) -> Choice | None:
+        """The best candidate if its confidence reaches the threshold, else None (abstain)."""
+        ranked = self.rank(question, hits)
+        if not ranked:
+            logger.debug("abstain: the passages hold no sentence or row to answer %r", question)
+            return None
+        top = ranked[0]
+        if top.confidence < self.threshold:
+            logger.debug(
+                "abstain: the best candidate's confidence %.3f < %.3f for %r: %r",
+                top.confidence,
+                self.threshold,
+                question,
+                top.shown[:120],
+            )
+            return None
+        return top

@@ -1,0 +1,91 @@
+"""Answer candidates from the top passages: sentences, short runs of consecutive sentences,
+and table rows read under their column names (pure functions).
+
+Candidates only say where an answer could be; :mod:`rag.answer.features` and the fitted
+scorer decide which one answers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from ingest.chunking import split_sentences
+from rag.answer.tables import caption_after, plain_text, read_row, table_rows
+from rag.types import Hit
+
+MAX_WIDTH = 3  # sentences in a run: an answer and the sentences that complete it
+MAX_SENTENCE_CHARS = 400
+MAX_RUN_CHARS = 600
+MIN_SENTENCE_CHARS = 12  # "Hybrid cloud." is a label, read with what follows it
+
+
+@dataclass(frozen=True)
+class Candidate:
+    n: int  # 1-based passage number
+    start: int  # offsets in the passage text
+    end: int
+    text: str  # the passage's text[start:end] (what the citation highlights)
+    shown: str  # how the answer reads (a row under its column names; prose without Markdown)
+    units: tuple[int, ...]  # indices into the selection's unit texts (embedded once each)
+    kind: str  # "sentence" | "run" | "row"
+    context: str  # the sentences around it (a row: its header, caption and the text above)
+
+
+@dataclass
+class Pool:
+    """Every candidate of the passages, with the texts to embed once each (sentences, rows)."""
+
+    candidates: list[Candidate]
+    units: list[str]
+    unit_passage: list[int]  # the passage number of each unit
+
+
+def generate(question: str, hits: Sequence[Hit], max_passages: int = 5) -> Pool:
+    cands: list[Candidate] = []
+    units: list[str] = []
+    unit_passage: list[int] = []
+    for n, hit in enumerate(hits[:max_passages], 1):
+        text = hit.text
+        spans = [(s, e) for s, e in split_sentences(text) if e - s >= MIN_SENTENCE_CHARS]
+        rows = table_rows(text)
+        in_rows = [(s, e) for (s, e), _ in rows]
+        first = len(units)
+        units.extend(text[s:e] for s, e in spans)
+        unit_passage.extend(n for _ in spans)
+        for i in range(len(spans)):
+            for width in range(1, MAX_WIDTH + 1):
+                if i + width > len(spans):
+                    break
+                s, e = spans[i][0], spans[i + width - 1][1]
+                if e - s > (MAX_SENTENCE_CHARS if width == 1 else MAX_RUN_CHARS):
+                    break
+                if sum(1 for a, b in in_rows if s <= a and b <= e) >= 2:
+                    continue  # a table read as prose: its rows are candidates of their own
+                lo = spans[max(0, i - 1)][0]
+                hi = spans[min(len(spans) - 1, i + width)][1]
+                cands.append(
+                    Candidate(
+                        n,
+                        s,
+                        e,
+                        text[s:e],
+                        plain_text(text[s:e]),
+                        tuple(range(first + i, first + i + width)),
+                        "sentence" if width == 1 else "run",
+                        text[lo:hi],
+                    )
+                )
+        ends: dict = {}  # each header's last row's end: the caption follows it
+        for r, head in rows:
+            ends[head] = max(ends.get(head, 0), r[1])
+        for (s, e), header in rows:
+            head = text[header[0] : header[1]] if header else None
+            shown = read_row(head, text[s:e], question)
+            top = header[0] if header else s
+            below = caption_after(text, ends[header])
+            context = f"{text[max(0, top - 200) : top]} {head or ''} {below}"
+            units.append(f"{shown} ({below})" if below else shown)
+            unit_passage.append(n)
+            cands.append(Candidate(n, s, e, text[s:e], shown, (len(units) - 1,), "row", context))
+    return Pool(cands, units, unit_passage)
