@@ -104,18 +104,31 @@ def measure(items: list[Item], scorer: Scorer) -> dict:
 
 
 def fit_rank(items: list[Item], l2: float) -> Linear:
-    """The candidate ranker. Each question weighs the same, whatever its number of
-    candidates; its positives and its negatives share its weight equally."""
-    xs, ys, ws = [], [], []
-    for it in items:
-        if not len(it.y):
-            continue
-        pos, n = it.y.sum(), len(it.y)
-        ws.append(np.where(it.y > 0, 0.5 / max(pos, 1), 0.5 / max(n - pos, 1)) if pos else np.full(n, 0.5 / n))
-        xs.append(it.x)
-        ys.append(it.y)
-    w = np.concatenate(ws)
-    return Linear.fit(NAMES, np.vstack(xs), np.concatenate(ys), w * len(xs), l2)
+    """The candidate ranker: a conditional logit (softmax over each question's candidates,
+    the likelihood of its right ones), L2-regularised, on standardised features. Questions
+    without a right candidate say nothing about ranking and are left out."""
+    from scipy.optimize import minimize
+
+    groups = [it for it in items if it.y.sum() > 0]
+    x = np.vstack([it.x for it in groups]).astype(np.float64)
+    mean, scale = x.mean(axis=0), x.std(axis=0)
+    scale[scale < 1e-6] = 1.0
+    zs = [(it.x - mean) / scale for it in groups]
+    pos = [it.y > 0 for it in groups]
+
+    def loss(w: np.ndarray) -> tuple[float, np.ndarray]:
+        total, grad = 0.5 * l2 * float(w @ w), l2 * w
+        for z, y in zip(zs, pos):
+            s = z @ w
+            p = np.exp(s - s.max())
+            p /= p.sum()
+            right = p[y].sum()
+            total -= float(np.log(right + 1e-12))
+            grad = grad - (p[y] @ z[y]) / right + p @ z
+        return total, grad
+
+    w = minimize(loss, np.zeros(x.shape[1]), jac=True, method="L-BFGS-B").x
+    return Linear(NAMES, mean, scale, w, 0.0)
 
 
 def views(items: list[Item], rank: Linear) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -159,7 +172,7 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--train", nargs="+", required=True)
     ap.add_argument("--test", nargs="*", default=[])
-    ap.add_argument("--l2", type=float, default=1.0)
+    ap.add_argument("--l2", type=float, default=3.0)
     ap.add_argument("--target-false-refusal", type=float, default=0.10)
     ap.add_argument("--cache", type=Path, help="store the collected features here, or read them if it exists")
     ap.add_argument("--write", action="store_true", help=f"store the fitted weights in {WEIGHTS.relative_to(ROOT)}")

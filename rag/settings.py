@@ -44,6 +44,9 @@ class Settings:
     bm25_weight: float = 1.0
     bm25_identifier_weight: int = 3  # BM25 counts a code-like query term ("PR.IP-4") this often
     candidates: int = 40
+    label_list: int = 1  # the pages naming a capitalised label of the question ("Tier 3") as a third RRF list
+    query_feedback: int = 0  # dense search again from the query moved towards the N best fused chunks (0: off)
+    feedback_weight: float = 0.5
     group_pages: int = 1  # merge chunks of the same page into one passage
     max_merge_chars: int = 2400
     reranker_model: str = ""

@@ -31,6 +31,7 @@ from rag.types import ChunkSpan, Hit, Page
 logger = logging.getLogger(__name__)
 
 SCHEMA_VERSION = 1
+IDF_PRIOR_CHUNKS = 100  # see Store.idf
 DEFAULT_COLLECTION = "default"
 
 _SCHEMA = """
@@ -503,12 +504,14 @@ class Store:
     def idf(self, words: Sequence[str]) -> dict[str, float]:
         """Inverse document frequency of each word over the stored chunks, as FTS5 counts
         them (its porter stemmer applied), scaled to 0..1 so that it reads the same in a
-        small library and a large one: log((N + 1) / (df + 0.5)) / log((N + 1) / 0.5). A
-        word no chunk holds weighs 1. Cached until the chunk set changes."""
+        small library and a large one: log((M + 1) / (df + 0.5)) / log((M + 1) / 0.5), with
+        M = N + IDF_PRIOR_CHUNKS chunks, as if the library also held that many chunks of
+        other text (in a library of one page every word it has would otherwise count as
+        common). A word no chunk holds weighs 1. Cached until the chunk set changes."""
         version = self.index_version()
         cache = getattr(self._local, "idf", None)
         if cache is None or cache[0] != version:
-            cache = (version, {}, self.chunk_count())
+            cache = (version, {}, self.chunk_count() + IDF_PRIOR_CHUNKS)
             self._local.idf = cache
         _, known, total = cache
         for w in words:

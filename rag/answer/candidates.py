@@ -7,6 +7,7 @@ scorer decide which one answers.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -41,13 +42,56 @@ class Pool:
     unit_passage: list[int]  # the passage number of each unit
 
 
+_BREAK = re.compile(r"\n[ \t]*\n|\n(?=[ \t]*#{1,6}[ \t])|(?<=\n)(?=[ \t]*#{1,6}[ \t])")
+
+
+# A line that starts an entry of a list: a bullet, a number, or a label with a colon.
+_ENTRY = re.compile(r"(?m)^[ \t]*(?:[-*+\u2022][ \t]|\d{1,2}[.)][ \t]|[A-Z][\w.\-]{0,30}:[ \t])")
+
+
+def _blocks(text: str) -> list[tuple[int, int]]:
+    """The paragraphs of ``text``: split at blank lines and before Markdown headings (a
+    heading is a block of its own, not the first words of the sentence below it)."""
+    out, pos = [], 0
+    for m in _BREAK.finditer(text):
+        if m.start() > pos:
+            out.append((pos, m.start()))
+        pos = m.end()
+    if pos < len(text):
+        out.append((pos, len(text)))
+    heads = []
+    for s, e in out:  # a heading line and the paragraph under it, when no blank line parts them
+        line_end = text.find("\n", s, e)
+        if text[s:e].lstrip().startswith("#") and line_end != -1:
+            heads += [(s, line_end), (line_end + 1, e)]
+        else:
+            heads.append((s, e))
+    entries = []
+    for s, e in heads:  # a list's entries, one block each ("OR.PR-2: Juice is ...", "- Step two")
+        starts = [s] + [s + m.start() for m in _ENTRY.finditer(text[s:e]) if m.start() > 0]
+        for a, b in zip(starts, [*starts[1:], e]):
+            if not _ENTRY.match(text, a):
+                entries.append((a, b))
+                continue
+            # An entry goes on over the lines that continue its words (lower case); a line
+            # that starts anew ("CIS 9, 12", "COBIT 5 APO01.06") is the column beside it.
+            cut = re.search(r"\n[ \t]*(?=[A-Z])", text[a:b])
+            entries += [(a, a + cut.start()), (a + cut.end(), b)] if cut else [(a, b)]
+    return [(a, b) for a, b in entries if text[a:b].strip()]
+
+
 def generate(question: str, hits: Sequence[Hit], max_passages: int = 5) -> Pool:
     cands: list[Candidate] = []
     units: list[str] = []
     unit_passage: list[int] = []
     for n, hit in enumerate(hits[:max_passages], 1):
         text = hit.text
-        spans = [(s, e) for s, e in split_sentences(text) if e - s >= MIN_SENTENCE_CHARS]
+        spans, blocks = [], []  # each sentence, and the block (paragraph, section) it is in
+        for b, (bs, be) in enumerate(_blocks(text)):
+            for s, e in split_sentences(text[bs:be]):
+                if e - s >= MIN_SENTENCE_CHARS:
+                    spans.append((bs + s, bs + e))
+                    blocks.append(b)
         rows = table_rows(text)
         in_rows = [(s, e) for (s, e), _ in rows]
         first = len(units)
@@ -55,8 +99,8 @@ def generate(question: str, hits: Sequence[Hit], max_passages: int = 5) -> Pool:
         unit_passage.extend(n for _ in spans)
         for i in range(len(spans)):
             for width in range(1, MAX_WIDTH + 1):
-                if i + width > len(spans):
-                    break
+                if i + width > len(spans) or blocks[i + width - 1] != blocks[i]:
+                    break  # a run stays within its paragraph: the next one is another entry
                 s, e = spans[i][0], spans[i + width - 1][1]
                 if e - s > (MAX_SENTENCE_CHARS if width == 1 else MAX_RUN_CHARS):
                     break

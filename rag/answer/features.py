@@ -40,6 +40,7 @@ _COUNT_WORD = re.compile(
     re.I,
 )
 _NAME = re.compile(r"(?<![.!?]\s)(?<!^)\b[A-Z][a-z]+(?:\s+[A-Z][a-z]+)*|\b[A-Z]{2,}\b")
+_NOISE = re.compile(r"^[A-Z]{2,}[A-Z\-]*$|/|^\d+$|[|\u2022]")  # headings, page numbers, addresses
 _DEFINES = re.compile(r"\b(?:is|are|means|refers? to|defined as|consists? of|describes?)\b|:\s|\(")
 _REASON = re.compile(
     r"\b(?:because|since|so that|in order to|to ensure|due to|thus|therefore|allows?|enables?)\b", re.I
@@ -79,6 +80,9 @@ NAMES = (
     "q_covered",
     "q_missing_idf",
     "q_top_cos",
+    "cos_ctx",
+    "head_match",
+    "noise",
 )
 
 
@@ -246,6 +250,13 @@ def featurize(
         f["last_new"] = len(last - qwords) / len(last) if last else 0.0
         f["first_idf"] = _idf_share(weights, unit_words[c.units[0]])
         f["q_covered"], f["q_missing_idf"], f["q_top_cos"] = q_covered, q_missing_idf, q_top_cos
+        lo, hi = max(c.units[0] - 1, 0), min(c.units[-1] + 2, len(pool.units))
+        around = [u for u in range(lo, hi) if pool.unit_passage[u] == c.n]
+        v_ctx = unit_vecs[around].sum(axis=0)
+        f["cos_ctx"] = float(v_ctx @ qvec) / max(float(np.linalg.norm(v_ctx)), 1e-9)
+        f["head_match"] = _idf_share(weights, content_words(" ".join(said.split()[:5])))
+        tokens = said.split()
+        f["noise"] = sum(1 for t in tokens if _NOISE.search(t)) / max(len(tokens), 1)
         rows.append([f.get(name, 0.0) for name in NAMES])
     x = np.asarray(rows, dtype=np.float32)
     # How far each candidate is from the best of its question on the two main signals.
