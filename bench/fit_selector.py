@@ -46,7 +46,6 @@ class Item:
     x: np.ndarray
     y: np.ndarray
     baseline: str
-    baseline_page: bool
 
 
 def collect(spec: str, engines: dict) -> tuple[str, list[Item]]:
@@ -65,9 +64,8 @@ def collect(spec: str, engines: dict) -> tuple[str, list[Item]]:
         shown = [c.shown or c.text for c in cands]
         pages = [page_hit(read[c.n - 1].doc, read[c.n - 1].page, qa) for c in cands]
         y = np.array([qa.answerable and ok and answer_correct(s, qa) for s, ok in zip(shown, pages)], dtype=float)
-        base, base_hit = baseline_answer(query, hits, rag.embed_sentences)
-        base_page = base_hit is not None and page_hit(base_hit.doc, base_hit.page, qa)
-        items.append(Item(qa, shown, pages, x.reshape(len(cands), len(NAMES)), y, base, base_page))
+        base, _ = baseline_answer(query, hits, rag.embed_sentences)
+        items.append(Item(qa, shown, pages, x.reshape(len(cands), len(NAMES)), y, base))
     return Path(path).name, items
 
 
@@ -99,7 +97,6 @@ def measure(items: list[Item], scorer: Scorer) -> dict:
         "citation_precision": cited / max(answered, 1),
         "oracle": sum(bool(it.y.any()) for it in ans) / n,
         "baseline_accuracy": sum(answer_correct(it.baseline, it.qa) for it in ans) / n,
-        "baseline_citation_precision": sum(it.baseline_page for it in ans) / n,
     }
 
 

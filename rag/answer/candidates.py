@@ -18,7 +18,7 @@ from rag.types import Hit
 MAX_WIDTH = 3  # sentences in a run: an answer and the sentences that complete it
 MAX_SENTENCE_CHARS = 400
 MAX_RUN_CHARS = 600
-MIN_SENTENCE_CHARS = 12  # "Hybrid cloud." is a label, read with what follows it
+MIN_SENTENCE_CHARS = 12  # shorter pieces ("CIS 9, 12", a page number) are no candidates
 
 
 @dataclass(frozen=True)

@@ -88,11 +88,8 @@ class Scorer:
             float(data["threshold"]),
         )
 
-    def rank_scores(self, x: np.ndarray) -> np.ndarray:
-        return _sigmoid(self.rank.logits(x))
-
     def confidence(self, question_view: np.ndarray) -> float:
-        """The probability that the best candidate, seen as ``answer_view`` shows it, is right."""
+        """The probability that the best candidate is right, from its ``answer_view``."""
         return float(_sigmoid(self.answer.logits(question_view[None, :]))[0])
 
 
