@@ -80,6 +80,7 @@ def _worker(conn, job: ExtractJob, limits: LoadLimits, max_memory_mb: int, timeo
     try:
         _exit_with_parent(conn)
         _harden(max_memory_mb, timeout_s)
+        conn.send(("started", None))  # the file's time limit counts from here, not from the spawn
         data = job.path.read_bytes()
         result = ("ok", load_bytes(job.name, data, limits))
     except IngestError as e:
@@ -147,6 +148,9 @@ def extract_in_process(job: ExtractJob, limits: LoadLimits) -> Loaded:
     return load_bytes(job.name, job.path.read_bytes(), limits)
 
 
+START_GRACE_S = 60.0  # how long a worker may take to start before its file's time limit runs
+
+
 def extract_all(
     jobs: Sequence[ExtractJob],
     limits: LoadLimits,
@@ -175,7 +179,9 @@ def extract_all(
                 proc = ctx.Process(target=_worker, args=(child, job, limits, max_memory_mb, timeout_s), daemon=True)
                 proc.start()
                 child.close()
-                running[i] = (proc, parent, time.monotonic() + timeout_s)
+                # Until the worker says it started (its interpreter and imports take seconds
+                # on a loaded machine), it has START_GRACE_S more than the file's limit.
+                running[i] = (proc, parent, time.monotonic() + timeout_s + START_GRACE_S)
             if nxt in done:
                 yield nxt, done.pop(nxt)
                 nxt += 1
@@ -187,7 +193,11 @@ def extract_all(
                 i = conns[conn]
                 proc, _, _ = running.pop(i)
                 try:
-                    done[i] = _received(jobs[i].name, conn.recv())
+                    message = conn.recv()
+                    if isinstance(message, tuple) and message[:1] == ("started",):
+                        running[i] = (proc, conn, time.monotonic() + timeout_s)
+                        continue
+                    done[i] = _received(jobs[i].name, message)
                 except (EOFError, OSError):
                     done[i] = IngestError(jobs[i].name, _crash_reason(proc, timeout_s))
                 except Exception as e:  # noqa: BLE001 - a message that does not unpickle
