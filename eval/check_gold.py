@@ -42,6 +42,9 @@ DEFAULT_FILE = REPO_ROOT / "eval" / "corpus.jsonl"
 DEFAULT_CORPUS = REPO_ROOT.parent / "shared" / "corpus"
 
 KEYS = {"question", "answer", "answer_aliases", "doc", "page", "kind"}
+# A follow-up question carries the conversation before it: a list of
+# {"role": "user" | "assistant", "content": str} turns, oldest first.
+OPTIONAL_KEYS = {"history"}
 KINDS = {"fact", "number", "table", "definition", "multi_hop", "unanswerable"}
 UNANSWERABLE = "UNANSWERABLE"
 LOOSE_MIN_LEN = 5
@@ -133,7 +136,7 @@ def check_record(rec: object, corpus: Corpus) -> list[str]:
     if not isinstance(rec, dict):
         return ["line is not a JSON object"]
     errors: list[str] = []
-    keys = set(rec)
+    keys = set(rec) - OPTIONAL_KEYS
     if keys != KEYS:
         missing, extra = sorted(KEYS - keys), sorted(keys - KEYS)
         errors.append(
@@ -153,6 +156,18 @@ def check_record(rec: object, corpus: Corpus) -> list[str]:
         errors.append("answer_aliases must be a list of non-empty strings")
     if kind not in KINDS:
         errors.append(f"kind {kind!r} is not one of {sorted(KINDS)}")
+    history = rec.get("history", [])
+    if not isinstance(history, list) or not all(
+        isinstance(m, dict)
+        and set(m) == {"role", "content"}
+        and m["role"] in ("user", "assistant")
+        and isinstance(m["content"], str)
+        and m["content"].strip()
+        for m in history
+    ):
+        errors.append(
+            'history must be a list of {"role": "user"|"assistant", "content": non-empty string}'
+        )
     if errors:
         return errors
 
