@@ -227,9 +227,10 @@ def verify_answer(
 ) -> Verified:
     """Check every claim of ``answer`` against its cited passages (``[n]`` = ``hits[n-1]``).
 
-    Returns the rewritten answer (markers renumbered to the passages that really
-    support each claim; unsupported claims flagged or dropped), the claims, and one
-    citation per cited passage with the supporting quote and its offsets in the page.
+    Returns the rewritten answer (markers pointing at the passages that really support
+    each claim, numbered 1..n in order of first appearance; unsupported claims flagged or
+    dropped), the claims, and one citation per cited passage with the supporting quote
+    and its offsets in the page.
     """
     raw_claims = split_claims(answer)
     if not raw_claims or not hits:
@@ -269,13 +270,19 @@ def verify_answer(
             if n not in quotes or sup.score > quotes[n][0]:
                 quotes[n] = (sup.score, sup.start, sup.end)
         claims.append(Claim(text=text, citations=final, supported=bool(final)))
+    # Citations are numbered 1..n in the order they first appear in the answer, not by
+    # the passage's rank: a reader who sees [3] first looks for a [1] and a [2].
+    order = list(dict.fromkeys(n for c in claims for n in c.citations))
+    renumber = {n: i for i, n in enumerate(order, 1)}
+    for c in claims:
+        c.citations = [renumber[n] for n in c.citations]
     citations = []
-    for n in sorted(quotes):
+    for n in order:
         _, s, e = quotes[n]
         h = hits[n - 1]
         citations.append(
             Citation(
-                n=n,
+                n=renumber[n],
                 doc=h.doc,
                 page=h.page,
                 chunk_id=h.chunk_id,

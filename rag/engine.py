@@ -456,7 +456,7 @@ class RAG:
         c, h = choice.candidate, choice.hit
         text = choice.shown
         citation = Citation(
-            n=c.n,
+            n=1,  # the answer's only citation
             doc=h.doc,
             page=h.page,
             chunk_id=h.chunk_id,
@@ -466,8 +466,8 @@ class RAG:
             doc_id=h.doc_id,
         )
         body = text[:-1] if text[-1:] in ".!?" else text
-        answer = f"{body} [{c.n}]{text[-1] if text[-1:] in '.!?' else '.'}"
-        claims = [Claim(text, [c.n], True)]
+        answer = f"{body} [1]{text[-1] if text[-1:] in '.!?' else '.'}"
+        claims = [Claim(text, [1], True)]
         return Answer(question, answer, [citation], list(hits), False, claims, query, timings, raw, "quoted")
 
     def ask(self, question: str, history: Sequence[Message] = (), **kw) -> Answer:

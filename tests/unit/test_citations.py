@@ -97,15 +97,27 @@ def test_a_claim_citing_the_wrong_passage_moves_to_the_supporting_one(hits, embe
 
 def test_a_correct_citation_is_kept(hits):
     v = verify_answer("Coffee should be brewed at 93 degrees [2].", hits)
-    assert v.claims[0].citations == [2]
-    assert v.citations[0].doc == "coffee.txt"
+    # The passage ranked second is the answer's first (and only) citation: [1].
+    assert v.claims[0].citations == [1] and v.answer.endswith("[1].")
+    assert [(c.n, c.doc, c.chunk_id) for c in v.citations] == [(1, "coffee.txt", hits[1].chunk_id)]
+
+
+def test_citations_are_numbered_in_order_of_first_appearance(hits):
+    v = verify_answer(
+        "Spring tides come twice a month near the new moon [3]. The lighthouse was built in 1872 [1]. "
+        "It was built by the harbour board [1].",
+        hits,
+    )
+    assert [c.citations for c in v.claims] == [[1], [2], [2]]
+    assert [(c.n, c.chunk_id) for c in v.citations] == [(1, hits[2].chunk_id), (2, hits[0].chunk_id)]
+    assert "[1]" in v.answer.split(".")[0] and "[3]" not in v.answer
 
 
 def test_citations_quote_the_supporting_sentence_with_page_offsets(hits):
     v = verify_answer(
         "The lighthouse was built in 1872 [1]. Spring tides come twice a month near the new moon [3].", hits
     )
-    assert [c.n for c in v.citations] == [1, 3]
+    assert [(c.n, c.doc) for c in v.citations] == [(1, "history.pdf"), (2, "tides.md")]
     for c in v.citations:
         page_text = PAGES[(c.doc, c.page)]
         assert page_text[c.quote_start : c.quote_end] == c.quote
@@ -163,19 +175,19 @@ def test_unsupported_claims_are_flagged_or_dropped(hits, policy):
     v = verify_answer("The moon is made of green cheese [1]. Coffee is brewed at 93 degrees [2].", hits, policy=policy)
     assert [c.supported for c in v.claims] == [False, True]
     assert v.claims[0].citations == []
-    assert [c.n for c in v.citations] == [2]
+    assert [(c.n, c.doc) for c in v.citations] == [(1, "coffee.txt")]
     if policy == "drop":
         assert "cheese" not in v.answer
     else:
         assert "cheese" in v.answer and "cheese [" not in v.answer  # kept, but cites nothing
-    assert "93 degrees" in v.answer and "[2]" in v.answer
+    assert "93 degrees [1]" in v.answer and "[2]" not in v.answer
 
 
 def test_markers_pointing_at_no_passage_are_dropped(hits):
     v = verify_answer("Coffee is brewed at 93 degrees [7].", hits)
     assert "[7]" not in v.answer
-    assert all(1 <= c.n <= len(hits) for c in v.citations)
-    assert v.claims[0].citations == [2]  # re-attributed to the passage that supports it
+    assert [(c.n, c.doc) for c in v.citations] == [(1, "coffee.txt")]  # re-attributed to the passage that supports it
+    assert v.claims[0].citations == [1]
 
 
 def test_a_claim_supported_by_two_cited_passages_keeps_both():

@@ -58,9 +58,12 @@ def test_ask_stream_yields_sources_then_tokens_then_the_answer(rag):
 
 def test_citations_point_at_the_passages_shown(rag):
     answer = rag.ask("How hot should coffee be brewed?")
+    assert answer.citations
+    assert [c.n for c in answer.citations] == list(range(1, len(answer.citations) + 1))
+    by_chunk = {h.chunk_id: h for h in answer.sources}
     for c in answer.citations:
-        source = answer.sources[c.n - 1]
-        assert (source.doc, source.page, source.chunk_id) == (c.doc, c.page, c.chunk_id)
+        source = by_chunk[c.chunk_id]
+        assert (source.doc, source.page) == (c.doc, c.page)
         page = rag.store.page_text(source.doc_id, source.page)
         assert page[c.quote_start : c.quote_end] == c.quote
 
