@@ -195,6 +195,13 @@ def cmd_serve(args) -> int:
         "true",
         "--browser.gatherUsageStats",
         "false",
+        # No "Deploy" button or developer menu from the first page load, whatever the working
+        # directory (a .streamlit/config.toml is only read from it; st.set_option in the app
+        # takes effect only after a rerun).
+        "--client.toolbarMode",
+        "viewer",
+        "--client.showErrorDetails",
+        "type",
         "--server.maxUploadSize",
         str(int(settings.max_file_mb)),
     ]
