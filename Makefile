@@ -29,11 +29,17 @@ $(SERVER_STAMP): $(STAMP)
 	CMAKE_ARGS="$(LLAMA_CMAKE_ARGS)" FORCE_CMAKE=1 $(BIN)/pip install -q --no-cache-dir -c constraints.txt 'llama-cpp-python[server]>=0.3'
 	touch $(SERVER_STAMP)
 
-# Debian's Chromium for the browser tests.
-setup-browser:
-	@command -v chromium >/dev/null 2>&1 || { \
-	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq chromium >/dev/null; \
-	  else sudo apt-get update -qq && sudo apt-get install -y -qq chromium >/dev/null; fi; }
+# Debian's Chromium (and Node.js, for npm) for the browser tests, and axe-core (package.json)
+# for their accessibility checks.
+AXE := node_modules/axe-core/axe.min.js
+APT_GET := $(if $(filter 0,$(shell id -u)),,sudo) apt-get
+setup-browser: $(AXE)
+	@command -v chromium >/dev/null 2>&1 || { $(APT_GET) update -qq && $(APT_GET) install -y -qq chromium >/dev/null; }
+
+$(AXE): package.json package-lock.json
+	@command -v npm >/dev/null 2>&1 || { $(APT_GET) update -qq && $(APT_GET) install -y -qq npm >/dev/null; }
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $(AXE)
 
 run: setup
 	@test -f "$${RAG_DATA_DIR:-data}/rag.sqlite3" && [ "$$($(BIN)/rag list --data-dir $${RAG_DATA_DIR:-data} | wc -l)" -gt 0 ] \
