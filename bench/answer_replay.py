@@ -25,7 +25,7 @@ from pathlib import Path
 from bench.common import machine  # noqa: F401  (sets offline environment first)
 from rag.engine import RAG, _says_no_answer
 from rag.evaluation import Row, answer_correct, answer_metrics, citation_correct, load_qa
-from rag.prompts import build_messages, standalone_question
+from rag.prompts import build_messages, plain_question
 from rag.settings import Settings
 from rag.types import Hit
 
@@ -45,7 +45,7 @@ def generate(args) -> None:
     with open(args.out, "w") as out:
         for qa in qs:
             t0 = time.perf_counter()
-            query = standalone_question(qa.question, [])  # as RAG.ask_stream reads it
+            query = plain_question(qa.question)  # as RAG.ask_stream reads it
             hits = rag.retriever.search(query, rag.settings.top_k)
             old = earlier.get(qa.question)
             if old is not None and [_shown(Hit(**h)) for h in old["hits"]] == [_shown(h) for h in hits]:
@@ -92,7 +92,7 @@ def replay(args) -> None:
         rows, modes = [], {}
         for run in runs:
             qa = qs[run["question"]]
-            query = standalone_question(qa.question, [])  # as RAG.ask_stream reads it
+            query = plain_question(qa.question)  # as RAG.ask_stream reads it
             hits = [Hit(**h) for h in run["hits"]]
             timings = {"first_token": run.get("first_token") or 0.0}
             # As RAG.ask_stream: the selector's choice first; quoted-first answers with it, and

@@ -34,7 +34,7 @@ from rag.answer.features import ANSWER_NAMES, NAMES, answer_view
 from rag.answer.scorer import WEIGHTS, Linear, Scorer
 from rag.engine import RAG
 from rag.evaluation import answer_correct, load_qa, page_hit
-from rag.prompts import standalone_question
+from rag.prompts import plain_question
 from rag.settings import Settings
 
 
@@ -57,7 +57,7 @@ def collect(spec: str, engines: dict) -> tuple[str, list[Item]]:
     selector = AnswerSelector(rag.embed_sentences, rag.idf, max_passages=rag.settings.quote_passages)
     items = []
     for qa in load_qa(Path(path)):
-        query = standalone_question(qa.question, ())
+        query = plain_question(qa.question)
         hits = rag.retriever.search(query, rag.settings.top_k)
         read = rag._with_tables(hits)
         cands, x = selector.features(query, read)

@@ -8,7 +8,7 @@ import logging
 import os
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 
 from rag.errors import RAGError
@@ -138,15 +138,55 @@ def cmd_search(args) -> int:
     return 0
 
 
+def _requests(lines: Iterable[str]) -> Iterator[tuple[int, str, list[dict[str, str]], str]]:
+    """(line number, question, history, error) for each input line.
+
+    A line is a question, or a JSON object ``{"question": "...", "history": [{"role":
+    "user" | "assistant", "content": "..."}, ...]}`` asked in that conversation. A bad
+    object gets an error for its line; the lines after it are still asked."""
+    from rag.evaluation import parse_history
+
+    for n, line in enumerate(lines, 1):
+        line = line.strip()
+        if not line:
+            continue
+        if not line.startswith("{"):
+            yield n, line, [], ""
+            continue
+        try:
+            obj = json.loads(line)
+        except json.JSONDecodeError as e:
+            yield n, "", [], f"line {n}: not valid JSON ({e.msg} at column {e.colno})"
+            continue
+        question = obj.get("question") if isinstance(obj, dict) else None
+        if not isinstance(question, str) or not question.strip():
+            yield n, "", [], f"line {n}: a JSON line needs a non-empty string 'question'"
+            continue
+        try:
+            history = parse_history(obj.get("history", []))
+        except RAGError as e:
+            yield n, question, [], f"line {n}: {e}"
+            continue
+        yield n, question.strip(), history, ""
+
+
 def cmd_ask(args) -> int:
     rag = _engine(args)
-    for question in _inputs(args.question):
+    failed = 0
+    for n, question, history, error in _requests([args.question] if args.question else sys.stdin):
+        if error:
+            failed += 1
+            if args.json:
+                print(json.dumps({"line": n, "error": error}), flush=True)
+            else:
+                print(f"rag ask: {error}", file=sys.stderr, flush=True)
+            continue
         if args.json:
-            answer = rag.ask(question, collections=_collections(args))
+            answer = rag.ask(question, history, collections=_collections(args))
             print(json.dumps(answer.to_json()), flush=True)
             continue
         answer = None
-        for ev in rag.ask_stream(question, collections=_collections(args)):
+        for ev in rag.ask_stream(question, history, collections=_collections(args)):
             if ev.kind == "token" and not args.quiet_stream:
                 pass
             if ev.kind == "done":
@@ -159,7 +199,7 @@ def cmd_ask(args) -> int:
         for text in unsupported:
             print(f"  (unsupported: {text})")
         sys.stdout.flush()
-    return 0
+    return 1 if failed else 0
 
 
 def cmd_eval(args) -> int:

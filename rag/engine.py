@@ -20,9 +20,17 @@ import numpy as np
 from rag.answer import AnswerSelector, Choice
 from rag.answer.tables import table_extent
 from rag.citations import verify_answer
-from rag.errors import IndexMismatchError
+from rag.conversation import last_answer, read_follow_up
+from rag.errors import IndexMismatchError, RAGError
 from rag.generators.base import Message
-from rag.prompts import NO_ANSWER, SYSTEM_PROMPT, build_messages, standalone_question, strip_passage_markup
+from rag.prompts import (
+    NO_ANSWER,
+    SYSTEM_PROMPT,
+    build_messages,
+    plain_question,
+    rewrite_messages,
+    strip_passage_markup,
+)
 from rag.settings import BUNDLED, Settings
 from rag.store import DEFAULT_COLLECTION, Store
 from rag.text import _STOP, _WORD, content_words
@@ -295,6 +303,54 @@ class RAG:
     ) -> list[Hit]:
         return self.retriever.search(query, k, collections, doc_ids, mode)
 
+    def retrieve(
+        self,
+        question: str,
+        history: Sequence[Message] = (),
+        k: int | None = None,
+        collections: Sequence[str] | None = None,
+        doc_ids: Sequence[int] | None = None,
+    ) -> tuple[str, list[Hit]]:
+        """The passages for ``question`` read in its conversation, and the question the
+        answer is chosen for.
+
+        A follow-up is rewritten by the model when the model writes the answers (a capable
+        model); otherwise it borrows the previous turns' most specific words for retrieval
+        only (rag/conversation.py), and the answer is chosen for the question as typed:
+        measured on follow-ups and on new questions asked mid-conversation, choosing it
+        for the borrowed words too answered fewer of both (docs/evaluation.md). Retrieval
+        fuses the rewritten query, the question as typed and the passages the previous
+        answer came from."""
+        k = k or self.settings.top_k
+        question = plain_question(question)
+        if not history:
+            return question, self.search(question, k, collections, doc_ids)
+        turn = read_follow_up(question, history, self.store.idf)
+        query = self._rewritten(question, history) if self.capable_model else turn.query
+        asked = query if self.capable_model else question
+        lists = [self.search(query, k, collections, doc_ids)]
+        weights = [1.0]
+        if query != question:
+            lists.append(self.search(question, k, collections, doc_ids))
+            weights.append(self.settings.typed_weight)
+        if turn.previous_answer:
+            lists.append(self.search(turn.previous_answer, k, collections, doc_ids))
+            weights.append(self.settings.previous_answer_weight)
+        from rag.retrieval import fuse_passages
+
+        return asked, fuse_passages(lists, weights, k, self.settings.rrf_k)
+
+    def _rewritten(self, question: str, history: Sequence[Message]) -> str:
+        """The follow-up as a question that stands on its own, written by the model."""
+        messages = rewrite_messages(question, history)
+        try:
+            text = "".join(self.generator.stream(messages, max_new_tokens=64)).strip()
+        except RAGError as e:
+            logger.warning("the follow-up could not be rewritten (%s); searching it as typed", e)
+            return question
+        text = text.splitlines()[0].strip().strip('"') if text else ""
+        return text if 3 <= len(text) <= 400 else question
+
     @property
     def selector(self) -> AnswerSelector:
         """The fitted answer selector (rag/answer/): candidates, one score, one threshold."""
@@ -317,13 +373,11 @@ class RAG:
     ) -> Iterator[Event]:
         """Answer ``question``: yields the sources, then tokens, then the verified Answer."""
         t0 = time.perf_counter()
-        query = standalone_question(question, history)
-        retriever = self.retriever
-        hits = retriever.search(query, k or self.settings.top_k, collections, doc_ids)
+        query, hits = self.retrieve(question, history, k, collections, doc_ids)
         t_ret = time.perf_counter() - t0
         timings = {"retrieval": t_ret}
         yield Event("sources", hits)
-        choice = self._choose(query, hits, timings)
+        choice = self._choose(query, hits, timings, last_answer(history))
         if choice is None:
             # No candidate of the passages scores as an answer: abstain without generating.
             timings["total"] = time.perf_counter() - t0
@@ -394,11 +448,12 @@ class RAG:
             return self._quoted(question, query, hits, choice, timings, raw)
         return Answer(question, NO_ANSWER, [], hits, True, claims, query, timings, raw, "abstained")
 
-    def _choose(self, query: str, hits: Sequence[Hit], timings: dict) -> Choice | None:
+    def _choose(self, query: str, hits: Sequence[Hit], timings: dict, said: str = "") -> Choice | None:
         """The selector's best candidate of the passages (each table widened to the whole
-        table on its page), or None when none reaches the threshold."""
+        table on its page), or None when none reaches the threshold. A sentence the
+        previous answer ``said`` is not offered again."""
         t = time.perf_counter()
-        choice = self.selector.best(query, self._with_tables(hits)) if hits else None
+        choice = self.selector.best(query, self._with_tables(hits), said) if hits else None
         timings["select"] = time.perf_counter() - t
         return choice
 
@@ -428,11 +483,18 @@ class RAG:
         return bool(content_words(query) & content_words(self._with_support(claim, citations)))
 
     @property
+    def capable_model(self) -> bool:
+        """Whether the configured model is one that can rewrite a question and write an
+        answer (a served model, or a larger one than the bundled 135M)."""
+        s = self.settings
+        return s.llm_backend == "openai" or (s.llm_backend == "transformers" and s.llm_model != BUNDLED)
+
+    @property
     def quote_first(self) -> bool:
         """Whether the cited sentence answers before the model's own words (see answer_policy)."""
         policy = self.settings.answer_policy
         if policy == "auto":
-            return self.settings.llm_backend != "openai" and self.settings.llm_model == BUNDLED
+            return not self.capable_model
         return policy == "quoted"
 
     def _with_tables(self, hits: Sequence[Hit]) -> list[Hit]:

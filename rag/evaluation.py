@@ -27,6 +27,7 @@ class QA:
     pages: list[int] = field(default_factory=list)
     kind: str = "fact"
     line: int = 0
+    history: list[dict[str, str]] = field(default_factory=list)  # the conversation before a follow-up
 
     @property
     def answerable(self) -> bool:
@@ -85,10 +86,24 @@ def parse_qa(obj: Any, line: int = 0) -> QA:
     doc = obj.get("doc")
     if doc is not None and not isinstance(doc, str):
         raise EvalError("'doc' must be a file name or null")
-    qa = QA(obj["question"], obj["answer"], aliases, doc, pages, kind, line)
+    qa = QA(obj["question"], obj["answer"], aliases, doc, pages, kind, line, parse_history(obj.get("history", [])))
     if qa.answerable and (doc is None or not pages):
         raise EvalError("an answerable question needs 'doc' and 'page'")
     return qa
+
+
+def parse_history(history: Any) -> list[dict[str, str]]:
+    """A conversation: a list of ``{"role": "user" | "assistant", "content": str}`` turns."""
+    if not isinstance(history, list):
+        raise EvalError("'history' must be a list of {\"role\", \"content\"} turns")
+    out = []
+    for i, m in enumerate(history, 1):
+        if not isinstance(m, dict) or m.get("role") not in ("user", "assistant"):
+            raise EvalError(f"'history' turn {i}: 'role' must be \"user\" or \"assistant\"")
+        if not isinstance(m.get("content"), str):
+            raise EvalError(f"'history' turn {i}: 'content' must be a string")
+        out.append({"role": m["role"], "content": m["content"]})
+    return out
 
 
 # -- metrics (pure) ---------------------------------------------------------------------
@@ -255,13 +270,16 @@ def run_eval(rag, questions: Sequence[QA], k: int = 10, generate: bool = True, p
     rows: list[Row] = []
     for i, qa in enumerate(questions, 1):
         t = time.perf_counter()
-        hits = rag.search(qa.question, k=max(k, 10))
+        if qa.history:  # a follow-up: retrieved in its conversation, as the app retrieves it
+            _, hits = rag.retrieve(qa.question, qa.history, k=max(k, 10))
+        else:
+            hits = rag.search(qa.question, k=max(k, 10))
         dt = time.perf_counter() - t
         rank = first_relevant_rank(hits, qa) if qa.answerable else None
         doc_rank = next((j for j, h in enumerate(hits, 1) if _same_doc(h.doc, qa.doc)), None)
         row = Row(qa, rank, doc_rank, hits, dt)
         if generate:
-            row.answer = rag.ask(qa.question)
+            row.answer = rag.ask(qa.question, qa.history)
         rows.append(row)
         if progress:
             progress(i, len(questions), row)

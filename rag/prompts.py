@@ -90,13 +90,6 @@ def build_messages(
     return [{"role": "system", "content": system}, *shots, {"role": "user", "content": user}], kept
 
 
-_FOLLOW_UP = re.compile(
-    r"^(and|but|also|what about|how about|and what|why|so)\b|\b(it|its|they|them|their|this|that|these|those|"
-    r"he|she|his|her|the (first|second|third|last|other|former|latter)( one)?|the same)\b",
-    re.IGNORECASE,
-)
-
-
 # Contractions typed without their apostrophe ("whats", "whos") or with it ("what's"):
 # the question words they stand for, so that neither counts as a word the answer must say.
 _CONTRACTION = re.compile(r"\b(what|who|how|where|when|why|which|that|there)[\u2019']?s\b", re.IGNORECASE)
@@ -108,17 +101,16 @@ def plain_question(question: str) -> str:
     return _CONTRACTION.sub(lambda m: f"{m.group(1)} is", question.strip())
 
 
-def standalone_question(question: str, history: Sequence[Message]) -> str:
-    """Rewrite a follow-up into a question that can be searched on its own.
+REWRITE_PROMPT = (
+    "Rewrite the user's last question so that it can be understood without the conversation: "
+    "replace words such as 'it', 'they', 'that one' or 'the second' by what they refer to, and "
+    "keep everything else as the user wrote it. Reply with the rewritten question only. If the "
+    "question already stands on its own, repeat it unchanged."
+)
 
-    A follow-up ("and what about the second one?") refers back to the conversation; it
-    is expanded with the previous user question, so retrieval sees both subjects.
-    """
-    question = plain_question(question)
-    previous = [m["content"] for m in history if m["role"] == "user" and m["content"].strip()]
-    if not previous:
-        return question
-    words = re.findall(r"\w+", question)
-    if _FOLLOW_UP.search(question) or len(words) <= 4:
-        return f"{previous[-1].strip()} {question}"
-    return question
+
+def rewrite_messages(question: str, history: Sequence[Message], turns: int = 6) -> list[Message]:
+    """The prompt that asks a capable model to make a follow-up stand on its own."""
+    lines = [f"{m['role']}: {' '.join(str(m['content']).split())[:600]}" for m in history[-turns:]]
+    user = "Conversation:\n" + "\n".join(lines) + f"\n\nLast question: {question.strip()}\nRewritten question:"
+    return [{"role": "system", "content": REWRITE_PROMPT}, {"role": "user", "content": user}]

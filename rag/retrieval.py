@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -29,6 +30,28 @@ def rrf_fuse(rankings: Sequence[Sequence[int]], weights: Sequence[float], k: int
         for rank, cid in enumerate(ranking):
             scores[cid] = scores.get(cid, 0.0) + w / (k + rank + 1)
     return sorted(scores.items(), key=lambda kv: (-kv[1], kv[0]))
+
+
+def fuse_passages(lists: Sequence[Sequence[Hit]], weights: Sequence[float], k: int, rrf_k: int = 60) -> list[Hit]:
+    """Weighted reciprocal rank fusion of passage lists from several queries.
+
+    Two queries may return the same page region cut differently (merged from other
+    chunks): passages of one page that overlap count as one, shown as the first list
+    that has it cuts it."""
+    groups: list[tuple[Hit, list[float]]] = []
+    for hits, w in zip(lists, weights):
+        for rank, h in enumerate(hits):
+            for first, scores in groups:
+                if (first.doc_id, first.page) == (h.doc_id, h.page) and first.start < h.end and h.start < first.end:
+                    scores.append(w / (rrf_k + rank + 1))
+                    break
+            else:
+                groups.append((h, [w / (rrf_k + rank + 1)]))
+    ranked = sorted(groups, key=lambda g: -sum(g[1]))[:k]
+    out = []
+    for r, (h, scores) in enumerate(ranked, 1):
+        out.append(replace(h, rank=r, score=sum(scores)))
+    return out
 
 
 class Retriever:

@@ -47,6 +47,10 @@ class Settings:
     label_list: int = 1  # the pages naming a capitalised label of the question ("Tier 3") as a third RRF list
     query_feedback: int = 0  # dense search again from the query moved towards the N best fused chunks (0: off)
     feedback_weight: float = 0.5
+    # A follow-up in a conversation: the question as typed and the passages the previous
+    # answer came from, fused with the rewritten question's at these weights (rag/conversation.py).
+    typed_weight: float = 0.5
+    previous_answer_weight: float = 0.5
     group_pages: int = 1  # merge chunks of the same page into one passage
     max_merge_chars: int = 2400
     reranker_model: str = ""

@@ -37,6 +37,10 @@ class Choice:
         return self.candidate.shown or " ".join(self.candidate.text.split())
 
 
+def _plain(text: str) -> str:
+    return " ".join(text.lower().split())
+
+
 class AnswerSelector:
     def __init__(
         self,
@@ -68,10 +72,17 @@ class AnswerSelector:
         x = featurize(question, hits, pool, vecs[0], vecs[1:], self.idf(question))
         return pool.candidates, x
 
-    def rank(self, question: str, hits: Sequence[Hit]) -> list[Choice]:
+    def rank(self, question: str, hits: Sequence[Hit], said: str = "") -> list[Choice]:
         """Every candidate of the top passages with its rank score, best first; the best
-        carries its confidence."""
+        carries its confidence. A candidate the conversation's previous answer ``said``
+        already contains is no answer to a new question and is left out."""
         cands, x = self.features(question, hits)
+        if said and cands:
+            said = _plain(said)
+            keep = [i for i, c in enumerate(cands) if _plain(c.text) not in said]
+            if len(keep) < len(cands):
+                logger.debug("%d candidates repeat the previous answer", len(cands) - len(keep))
+            cands, x = [cands[i] for i in keep], x[keep]
         if not cands:
             return []
         logits = self.scorer.rank.logits(x)
@@ -81,9 +92,9 @@ class AnswerSelector:
         ranked[0] = replace(ranked[0], confidence=self.scorer.confidence(answer_view(x, logits)))
         return ranked
 
-    def best(self, question: str, hits: Sequence[Hit]) -> Choice | None:
+    def best(self, question: str, hits: Sequence[Hit], said: str = "") -> Choice | None:
         """The best candidate if its confidence reaches the threshold, else None (abstain)."""
-        ranked = self.rank(question, hits)
+        ranked = self.rank(question, hits, said)
         if not ranked:
             logger.debug("abstain: the passages hold no sentence or row to answer %r", question)
             return None

@@ -79,8 +79,8 @@ def test_ask_json_contract(data_dir):
         assert set(c) >= {"n", "doc", "page", "chunk_id", "quote"}
         assert isinstance(c["n"], int) and isinstance(c["page"], int) and c["quote"]
         assert c["doc"] == "orchard.pdf" and 1 <= c["page"] <= len(PAGES)
-        source = r["sources"][c["n"] - 1]
-        assert (source["doc"], source["page"], source["chunk_id"]) == (c["doc"], c["page"], c["chunk_id"])
+        (source,) = [s for s in r["sources"] if s["chunk_id"] == c["chunk_id"]]
+        assert (source["doc"], source["page"]) == (c["doc"], c["page"])
         assert c["quote"] in source["text"]
     assert 4 in {c["page"] for c in r["citations"]}
     for s in r["sources"]:
@@ -88,6 +88,23 @@ def test_ask_json_contract(data_dir):
     for claim in r["claims"]:
         assert set(claim) >= {"text", "citations", "supported"}
         assert isinstance(claim["supported"], bool)
+
+
+def test_ask_json_follow_up_in_a_conversation(data_dir):
+    """A JSON line with its conversation: "it" is read as the press the history speaks of."""
+    turn = {
+        "question": "When was it installed?",
+        "history": [
+            {"role": "user", "content": "How many kilograms of apples can the cider press process per hour?"},
+            {"role": "assistant", "content": "The cider press can process 4800 kilograms of apples per hour [1]."},
+        ],
+    }
+    result = rag_cmd("ask", "--json", data_dir=data_dir, stdin=json.dumps(turn) + "\n{not json\n")
+    assert result.returncode == 1, result.stderr
+    r, bad = json_lines(result.stdout)
+    assert not r["abstained"] and "1987" in r["answer"], r
+    assert [(c["n"], c["doc"], c["page"]) for c in r["citations"]] == [(1, "orchard.pdf", 2)]
+    assert bad["line"] == 2 and "not valid JSON" in bad["error"]
 
 
 def test_ask_declines_without_the_model_when_nothing_is_relevant(data_dir):

@@ -129,16 +129,51 @@ def test_ask_json_contract_one_object_per_line(run, docs):
         assert {"question", "answer", "citations", "sources", "abstained", "claims"} <= set(r)
         assert isinstance(r["abstained"], bool) and isinstance(r["answer"], str)
         assert not r["abstained"] and r["citations"]
+        assert [c["n"] for c in r["citations"]] == list(range(1, len(r["citations"]) + 1))
         for c in r["citations"]:
             assert {"n", "doc", "page", "chunk_id", "quote"} <= set(c)
-            source = r["sources"][c["n"] - 1]
-            assert (source["doc"], source["page"], source["chunk_id"]) == (c["doc"], c["page"], c["chunk_id"])
+            (source,) = [s for s in r["sources"] if s["chunk_id"] == c["chunk_id"]]
+            assert (source["doc"], source["page"]) == (c["doc"], c["page"])
             assert c["quote"] in source["text"]
         for claim in r["claims"]:
             assert {"text", "citations", "supported"} <= set(claim)
         for s in r["sources"]:
             assert {"rank", "score", "chunk_id", "doc", "page", "text"} <= set(s)
     assert results[0]["citations"][0]["doc"] == "sub/ferry.txt"
+
+
+def test_ask_json_line_with_a_conversation(run, docs):
+    run("ingest", str(docs))
+    turn = {
+        "question": "how much are the tickets?",
+        "history": [
+            {"role": "user", "content": "When does the ferry leave?"},
+            {"role": "assistant", "content": "The ferry leaves at noon from pier seven [1]."},
+        ],
+    }
+    code, out, _ = run("ask", "--json", stdin=json.dumps(turn) + "\n")
+    assert code == 0
+    (r,) = _json_lines(out)
+    assert r["question"] == "how much are the tickets?"
+    assert "four dollars" in r["answer"] and r["citations"][0]["doc"] == "sub/ferry.txt"
+
+
+def test_a_bad_json_line_is_an_error_on_its_line_and_the_batch_goes_on(run, docs):
+    run("ingest", str(docs))
+    lines = [
+        '{"question": "When does the ferry',
+        '{"history": []}',
+        '{"question": "When does the ferry leave?", "history": [{"role": "robot", "content": "hi"}]}',
+        "When does the ferry leave?",
+    ]
+    code, out, _ = run("ask", "--json", stdin="\n".join(lines) + "\n")
+    assert code == 1
+    results = _json_lines(out)
+    assert [r.get("line") for r in results[:3]] == [1, 2, 3]
+    assert "not valid JSON" in results[0]["error"]
+    assert "'question'" in results[1]["error"]
+    assert "'role'" in results[2]["error"]
+    assert "noon" in results[3]["answer"] and not results[3]["abstained"]
 
 
 def test_ask_plain_text_prints_answer_and_sources(run, docs):

@@ -130,10 +130,31 @@ def test_follow_up_questions_search_with_the_conversation(rag):
         {"role": "user", "content": "When was the Harbor Point lighthouse built?"},
         {"role": "assistant", "content": "In 1872 [1]."},
     ]
-    answer = rag.ask("And when was it automated?", history)
-    assert "lighthouse" in answer.standalone_question.lower()
+    queries = []
+    search = rag.search
+    rag.search = lambda q, *a, **kw: queries.append(q) or search(q, *a, **kw)
+    answer = rag.ask("And what happened next?", history)
+    # The bundled model does not rewrite: the conversation's words search beside the
+    # question as typed and the previous answer, and the answer is chosen for the question.
+    assert "lighthouse" in queries[0] and "And what happened next?" in queries[1] and "1872" in queries[2]
     assert answer.sources[0].doc == "lighthouse.md"
-    assert answer.to_json()["standalone_question"] == answer.standalone_question
+    assert answer.standalone_question == "And what happened next?"
+
+
+def test_a_capable_model_rewrites_a_follow_up(settings, docs):
+    rewritten = "When was the Harbor Point lighthouse automated?"
+    gen = FakeGenerator(reply=rewritten)
+    rag = RAG(settings.replace(llm_model="meta-llama/Llama-3.1-8B-Instruct"), FakeEmbedder(), gen)
+    rag.ingest_paths([docs])
+    history = [
+        {"role": "user", "content": "When was the Harbor Point lighthouse built?"},
+        {"role": "assistant", "content": "In 1872 [1]."},
+    ]
+    answer = rag.ask("And when was it automated?", history)
+    assert answer.standalone_question == rewritten
+    assert answer.to_json()["standalone_question"] == rewritten
+    assert answer.sources[0].doc == "lighthouse.md"
+    assert "Last question: And when was it automated?" in gen.prompts[0][-1]["content"]
 
 
 def test_the_prompt_fits_the_generators_context_window(settings, tmp_path):

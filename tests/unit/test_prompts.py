@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import re
 
-import pytest
-
 from rag.generators.base import approx_tokens
-from rag.prompts import SYSTEM_PROMPT, build_messages, format_passage, standalone_question
+from rag.prompts import SYSTEM_PROMPT, build_messages, format_passage, rewrite_messages
 from rag.types import Hit
 
 
@@ -82,32 +80,11 @@ def test_passage_whitespace_is_flattened_and_delimiters_cannot_be_forged():
 # -- follow-up questions -----------------------------------------------------------------------
 
 
-HISTORY = [
-    {"role": "user", "content": "When was the Harbor Point lighthouse built?"},
-    {"role": "assistant", "content": "It was built in 1872 [1]."},
-]
-
-
-@pytest.mark.parametrize(
-    ("follow_up", "subject"),
-    [
-        ("And who built it?", "built"),
-        ("what about its height?", "height"),
-        ("Who designed it?", "designed"),
-        ("And the keeper?", "keeper"),
-    ],
-)
-def test_follow_ups_are_rewritten_with_the_previous_question(follow_up, subject):
-    q = standalone_question(follow_up, HISTORY)
-    assert "lighthouse" in q.lower()
-    assert subject in q.lower()
-
-
-def test_a_self_contained_question_is_left_alone():
-    q = "How many minutes should coffee be brewed at 93 degrees?"
-    assert standalone_question(q, HISTORY) == q
-
-
-def test_without_history_the_question_is_unchanged():
-    assert standalone_question("  And who built it?  ", []) == "And who built it?"
-    assert standalone_question("And who built it?", [{"role": "assistant", "content": "Hello"}]) == "And who built it?"
+def test_the_rewrite_prompt_holds_the_conversation_and_the_last_question():
+    history = [
+        {"role": "user", "content": "When was the Harbor Point lighthouse built?"},
+        {"role": "assistant", "content": "It was built in 1872 [1]."},
+    ]
+    system, user = rewrite_messages("And who built it?", history)
+    assert system["role"] == "system" and "stand" in system["content"]
+    assert user["content"].index("lighthouse") < user["content"].index("1872") < user["content"].index("who built it")
