@@ -69,8 +69,9 @@ def _sidebar_model_state(rt: state.Runtime) -> None:
 
 def main() -> None:
     st.set_page_config(page_title="rag — ask your documents", page_icon=":material/description:", layout="wide")
-    st.set_option("client.toolbarMode", "viewer")  # no "Deploy" / developer menu in a self-hosted app
-    st.set_option("client.showErrorDetails", "type")  # never a traceback in the browser
+    # No "Deploy" button or developer menu, and never a traceback in the browser: set in
+    # .streamlit/config.toml and on the command line `rag serve` builds (st.set_option here
+    # would only take effect after the first rerun).
     _environment()
     try:
         settings = Settings.from_env()

@@ -1,4 +1,9 @@
-"""Ask: a chat over the documents. Each [n] opens the cited page with the passage highlighted."""
+"""Ask: a chat over the documents. Each [n] opens the cited page with the passage highlighted.
+
+Files attached to a message (or dropped on the empty library's welcome, or the sample
+documents) are ingested in the conversation, with their progress, before the question
+typed with them is answered.
+"""
 
 from __future__ import annotations
 
@@ -9,15 +14,24 @@ from typing import Any
 
 import streamlit as st
 
+from ingest.pipeline import IngestReport, Source
 from rag.errors import RAGError
 from rag.types import Answer
-from ui import render
+from ui import auth, render, uploads
 from ui.state import Runtime, run_page, session
 from ui.widgets import citation_viewer, scope_filters, show_html, sources_list
 
 logger = logging.getLogger(__name__)
 
 HISTORY_TURNS = 6  # prior messages passed to the engine to resolve follow-up questions
+CHAT_PLACEHOLDER = "Ask a question, or attach PDF, TXT or Markdown files"
+SAMPLES_LABEL = "Try the sample documents"
+# Questions the sample documents answer (docs/sample_docs.md), offered once they are added.
+SAMPLE_QUESTIONS = [
+    "How many days of paid annual leave does a full-time Acme employee get?",
+    "How many purple sea urchins were counted in the 2023 survey?",
+    "What water temperature should I use for brewing coffee?",
+]
 
 
 def _history(messages: list[dict[str, Any]]) -> list[dict[str, str]]:
@@ -25,7 +39,7 @@ def _history(messages: list[dict[str, Any]]) -> list[dict[str, str]]:
     for m in messages[-HISTORY_TURNS:]:
         if m["role"] == "assistant" and m.get("answer") is not None:
             out.append({"role": "assistant", "content": m["answer"].answer})
-        elif m["role"] == "user":
+        elif m["role"] == "user" and m["content"]:
             out.append({"role": "user", "content": m["content"]})
     return out
 
@@ -55,11 +69,46 @@ def _regenerate() -> None:
         msgs.pop()
     if msgs and msgs[-1]["role"] == "user":
         st.session_state["pending_question"] = msgs.pop()["content"]
+    elif len(msgs) >= 2 and msgs[-1].get("kind") == "ingest" and msgs[-2]["content"]:
+        st.session_state["pending_answer"] = msgs[-2]["content"]  # asked with files: they stay added
+
+
+def _ask_sample(question: str) -> None:
+    st.session_state["pending_question"] = question
+
+
+def _want_samples() -> None:
+    st.session_state["add-samples"] = True
 
 
 def _reset() -> None:
     st.session_state["messages"] = []
     st.session_state.pop("pending_question", None)
+    st.session_state.pop("pending_answer", None)
+
+
+def _show_user(m: dict[str, Any]) -> None:
+    """A user message: the question (or what was clicked), then the files it brought."""
+    if m["content"] or m.get("note"):
+        st.markdown(render.md_escape(m["content"] or m["note"]))
+    if m.get("files"):
+        names = ", ".join(render.md_escape(render.short_name(n, 40)) for n in m["files"])
+        st.caption(f":material/attach_file: {names}")
+
+
+def _show_ingest(m: dict[str, Any], last: bool) -> None:
+    """An earlier ingestion in the conversation: its summary, and sample questions to try."""
+    if m.get("error"):
+        st.error(m["error"], icon=":material/lock:")
+        return
+    report: IngestReport = m["report"]
+    st.markdown(f"Added to **{render.md_escape(m['collection'])}**:")
+    uploads.show_summary(report)
+    if m.get("samples") and last and any(r.ok for r in report.results):
+        st.markdown("Try asking:")
+        with st.container(horizontal=True, gap="small"):
+            for i, q in enumerate(SAMPLE_QUESTIONS):
+                st.button(q, key=f"sample-q-{m['id']}-{i}", on_click=_ask_sample, args=(q,), icon=":material/help:")
 
 
 def _show_answer(rt: Runtime, m: dict[str, Any], last: bool) -> None:
@@ -121,11 +170,73 @@ def _stream_answer(rt: Runtime, question: str, history: list[dict[str, str]], sc
     return {"role": "assistant", "id": uuid.uuid4().hex[:8], "answer": answer}
 
 
+def _welcome(may_upload: bool, drop_key: str) -> None:
+    """The empty library: a drop zone and the sample documents, one click away."""
+    with st.container(border=True):
+        st.subheader("Start with your documents", anchor=False)
+        if not may_upload:
+            st.info("You may not upload to any collection; ask an admin to add you.", icon=":material/lock:")
+            return
+        st.markdown(
+            "Add PDF, TXT or Markdown files, then ask a question about them: every answer points at the "
+            "page it comes from. You can also attach files to a question with the paperclip in the box below."
+        )
+        st.file_uploader(
+            "Drop files here to add them to your library",
+            type=uploads.UPLOAD_TYPES,
+            accept_multiple_files=True,
+            key=drop_key,
+        )
+        if uploads.sample_sources():
+            with st.container(horizontal=True, vertical_alignment="center", gap="small"):
+                st.button(
+                    SAMPLES_LABEL,
+                    icon=":material/auto_stories:",
+                    type="primary",
+                    key="try-samples",
+                    on_click=_want_samples,
+                )
+                st.caption("An employee handbook, a tidepool field guide, coffee brewing notes and solar system notes.")
+
+
+def _add_files(rt: Runtime, msgs: list[dict[str, Any]], sources: list[Source], collections, samples=False):
+    """Ingest in the conversation (live progress in an assistant message); returns the new
+    documents' ids, or None when nothing could be added."""
+    target = uploads.target_collection(rt, collections)
+    record: dict[str, Any] = {"role": "assistant", "kind": "ingest", "id": uuid.uuid4().hex[:8], "samples": samples}
+    with st.chat_message("assistant"):
+        if target is None:
+            record["error"] = "You may not upload to any collection; ask an admin to add you."
+            st.error(record["error"], icon=":material/lock:")
+            msgs.append(record)
+            return None
+        report = uploads.ingest(rt, sources, target)
+    record.update(report=report, collection=target)
+    msgs.append(record)
+    store = rt.engine.store
+    found = (store.find_document(r.name, target) for r in report.results if r.ok)
+    return [d.id for d in found if d is not None]
+
+
 def render_page(rt: Runtime) -> None:
     msgs: list[dict[str, Any]] = session("messages", [])
     with st.sidebar:
         st.subheader("Scope")
         scope = scope_filters(rt.engine, "ask")
+    collections, doc_ids = scope
+
+    # What the welcome's widgets asked for in the run before this one, taken before it is
+    # drawn again, so that the ingestion shows in the conversation, not in the welcome.
+    gen = session("ask-drop-generation", 0)
+    drop_key = f"ask-drop-{gen}"
+    incoming: list[Source] = []
+    samples = bool(st.session_state.pop("add-samples", False))
+    if samples:
+        incoming = uploads.sample_sources()
+    elif st.session_state.get(drop_key):
+        incoming = uploads.sources_from_uploads(st.session_state[drop_key])
+        st.session_state["ask-drop-generation"] = gen + 1  # an empty drop zone next time
+
     top = st.container(horizontal=True, vertical_alignment="center")
     top.title("Ask", anchor=False)
     if msgs:
@@ -137,33 +248,54 @@ def render_page(rt: Runtime) -> None:
         )
     elif rt.warmup.error:
         st.error(rt.warmup.error, icon=":material/error:")
-    if not msgs and rt.engine.store.chunk_count() == 0:
-        st.info("The library is empty: add PDF, TXT or Markdown files first.", icon=":material/info:")
-        st.page_link("app_pages/library.py", label="Go to the Library", icon=":material/folder_open:")
+    if not msgs and not incoming and not rt.engine.store.documents(auth.readable(rt)):
+        _welcome(bool(auth.uploadable(rt)), drop_key)
 
     for i, m in enumerate(msgs):
         with st.chat_message(m["role"]):
+            last = i == len(msgs) - 1
             if m["role"] == "user":
-                st.markdown(render.md_escape(m["content"]))
+                _show_user(m)
+            elif m.get("kind") == "ingest":
+                _show_ingest(m, last)
             else:
-                _show_answer(rt, m, last=(i == len(msgs) - 1))
+                _show_answer(rt, m, last)
 
-    typed = st.chat_input("Ask a question about your documents")
-    question = (typed or st.session_state.pop("pending_question", None) or "").strip()
-    if not question:
+    prompt = st.chat_input(CHAT_PLACEHOLDER, accept_file="multiple", file_type=uploads.UPLOAD_TYPES, key="ask-input")
+    if prompt is not None and prompt.files:
+        incoming = uploads.sources_from_uploads(prompt.files)
+    answer_only = st.session_state.pop("pending_answer", None)
+    typed = prompt.text if prompt is not None else ""
+    question = (typed or st.session_state.pop("pending_question", None) or answer_only or "").strip()
+    if not question and not incoming:
         return
     history = _history(msgs)
-    msgs.append({"role": "user", "id": uuid.uuid4().hex[:8], "content": question})
-    with st.chat_message("user"):
-        st.markdown(render.md_escape(question))
-    with st.chat_message("assistant"):
-        t0 = time.perf_counter()
-        try:
-            reply = _stream_answer(rt, question, history, scope)
-        except RAGError as e:
-            reply = {"role": "assistant", "id": uuid.uuid4().hex[:8], "error": str(e)}
-        logger.info("answered in %.1f s", time.perf_counter() - t0)
-    msgs.append(reply)
+    if not answer_only:
+        if samples:
+            user = {"role": "user", "id": uuid.uuid4().hex[:8], "content": "", "note": SAMPLES_LABEL, "files": []}
+        else:
+            user = {
+                "role": "user",
+                "id": uuid.uuid4().hex[:8],
+                "content": question,
+                "files": [x.name for x in incoming],
+            }
+        msgs.append(user)
+        with st.chat_message("user"):
+            _show_user(user)
+    if incoming:
+        added = _add_files(rt, msgs, incoming, collections, samples=samples)
+        if doc_ids and added:
+            doc_ids = [*doc_ids, *added]  # a question asked with files may read them
+    if question and not samples:
+        with st.chat_message("assistant"):
+            t0 = time.perf_counter()
+            try:
+                reply = _stream_answer(rt, question, history, (collections, doc_ids))
+            except RAGError as e:
+                reply = {"role": "assistant", "id": uuid.uuid4().hex[:8], "error": str(e)}
+            logger.info("answered in %.1f s", time.perf_counter() - t0)
+        msgs.append(reply)
     st.rerun()
 
 

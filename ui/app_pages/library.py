@@ -8,68 +8,11 @@ from pathlib import Path
 
 import streamlit as st
 
-from ingest.pipeline import FileResult, IngestReport, Source
 from rag.store import DEFAULT_COLLECTION
-from ui import auth, render
+from ui import auth, render, uploads
 from ui.state import Runtime, run_page, session
 
 logger = logging.getLogger(__name__)
-
-UPLOAD_TYPES = ["pdf", "txt", "md", "markdown"]
-_ICON = {
-    "added": ":green[:material/check_circle:]",
-    "replaced": ":blue[:material/sync:]",
-    "unchanged": ":gray[:material/radio_button_checked:]",
-    "failed": ":red[:material/error:]",
-}
-
-
-def _result_line(r: FileResult) -> str:
-    if r.status == "failed":
-        return f"{_ICON['failed']} {render.md_escape(r.name)} — failed: {render.md_escape(r.reason)}"
-    extra = f" — {r.pages} pages, {r.chunks} chunks" if r.status in ("added", "replaced") else ""
-    warn = f" ({render.md_escape('; '.join(r.warnings))})" if r.warnings else ""
-    return f"{_ICON.get(r.status, '')} {render.md_escape(r.name)} — {r.status}{extra}{warn}"
-
-
-def _ingest(rt: Runtime, files, collection: str) -> IngestReport:
-    sources = [Source(name=f.name, data=f.getvalue()) for f in files]
-    total = len(sources)
-    with st.status(f"Adding {total} file{'s' if total > 1 else ''} to '{collection}'…", expanded=True) as box:
-        bar = st.progress(0.0, text=f"0 of {total} files")
-
-        def progress(done: int, total: int, r: FileResult) -> None:
-            bar.progress(done / max(total, 1), text=f"{done} of {total} files — {render.short_name(r.name)}")
-            st.markdown(_result_line(r))
-
-        # Searchable once committed; the sentence vectors that speed up answers follow in
-        # the background rather than keeping the uploader waiting.
-        report = rt.engine.ingest_sources(
-            sources, collection, progress, on_wait=lambda msg: st.caption(render.md_escape(msg)), sentences=False
-        )
-        rt.engine.fill_sentence_vectors_in_background()
-        box.update(
-            label=f"Done: {report.summary()}",
-            state="error" if report.failed and len(report.failed) == total else "complete",
-            expanded=bool(report.failed),
-        )
-    return report
-
-
-def _summary(report: IngestReport) -> None:
-    added = report.count("added") + report.count("replaced")
-    text = (
-        f"{added} added ({report.count('replaced')} replaced), {report.count('unchanged')} unchanged, "
-        f"{len(report.failed)} failed"
-    )
-    (st.warning if report.failed else st.success)(text, icon=":material/task_alt:")
-    for r in report.failed:
-        st.markdown(_result_line(r))
-    ok = [r for r in report.results if r.ok]
-    if ok:
-        with st.expander(f"Details ({len(ok)} files)"):
-            for r in ok:
-                st.markdown(_result_line(r))
 
 
 def _upload(rt: Runtime) -> None:
@@ -90,7 +33,7 @@ def _upload(rt: Runtime) -> None:
     gen = session("uploader-generation", 0)
     files = st.file_uploader(
         "Upload PDF, TXT or Markdown files",
-        type=UPLOAD_TYPES,
+        type=uploads.UPLOAD_TYPES,
         accept_multiple_files=True,
         key=f"uploader-{gen}",
         help="Files are added as soon as they are uploaded; unchanged files are skipped.",
@@ -100,13 +43,13 @@ def _upload(rt: Runtime) -> None:
         if not auth.may_upload(rt, target):
             st.error(f"You may not upload to '{target}'.", icon=":material/lock:")
             return
-        report = _ingest(rt, files, target)
+        report = uploads.ingest(rt, uploads.sources_from_uploads(files), target)
         st.session_state["last-report"] = report
         st.session_state["uploader-generation"] = gen + 1  # an empty uploader for the next batch
         st.rerun()
     report = st.session_state.get("last-report")
     if report is not None:
-        _summary(report)
+        uploads.show_summary(report)
 
 
 def _table(rt: Runtime, docs) -> None:
