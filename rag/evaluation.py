@@ -95,7 +95,7 @@ def parse_qa(obj: Any, line: int = 0) -> QA:
 def parse_history(history: Any) -> list[dict[str, str]]:
     """A conversation: a list of ``{"role": "user" | "assistant", "content": str}`` turns."""
     if not isinstance(history, list):
-        raise EvalError("'history' must be a list of {\"role\", \"content\"} turns")
+        raise EvalError('\'history\' must be a list of {"role", "content"} turns')
     out = []
     for i, m in enumerate(history, 1):
         if not isinstance(m, dict) or m.get("role") not in ("user", "assistant"):

@@ -99,6 +99,7 @@ class AnswerSelector:
             logger.debug("abstain: the passages hold no sentence or row to answer %r", question)
             return None
         top = ranked[0]
+        top = replace(top, candidate=top.candidate.completed(top.hit.text))
         if top.confidence < self.threshold:
             logger.debug(
                 "abstain: the best candidate's confidence %.3f < %.3f for %r: %r",

@@ -1,5 +1,6 @@
 """Answer candidates from the top passages: sentences, short runs of consecutive sentences,
-and table rows read under their column names (pure functions).
+and table rows read under their column names (pure functions). A candidate whose last
+sentence announces a list carries the items that follow, shown when it is the answer.
 
 Candidates only say where an answer could be; :mod:`rag.answer.features` and the fitted
 scorer decide which one answers.
@@ -9,7 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from ingest.chunking import split_sentences
 from rag.answer.tables import caption_after, plain_text, read_row, table_rows
@@ -19,6 +20,8 @@ MAX_WIDTH = 3  # sentences in a run: an answer and the sentences that complete i
 MAX_SENTENCE_CHARS = 400
 MAX_RUN_CHARS = 600
 MIN_SENTENCE_CHARS = 12  # shorter pieces ("CIS 9, 12", a page number) are no candidates
+MAX_ITEMS = 8  # the entries a sentence that announces a list is read with
+MAX_LIST_CHARS = 1200
 
 
 @dataclass(frozen=True)
@@ -31,6 +34,18 @@ class Candidate:
     units: tuple[int, ...]  # indices into the selection's unit texts (embedded once each)
     kind: str  # "sentence" | "run" | "row"
     context: str  # the sentences around it (a row: its header, caption and the text above)
+    # When its last sentence announces a list ("... defines three levels:"): where the items
+    # that follow end in the passage, and the items as the answer reads them.
+    completion: tuple[int, str] | None = None
+
+    def completed(self, passage: str) -> Candidate:
+        """The candidate with the items it announces, as the answer shows it: the answer to
+        "what are the levels?" is the levels, not only the sentence that counts them."""
+        if self.completion is None:
+            return self
+        end, items = self.completion
+        sep = " " if self.shown[-1:] in ".!?:" else "; "
+        return replace(self, end=end, text=passage[self.start : end], shown=self.shown + sep + items, completion=None)
 
 
 @dataclass
@@ -80,6 +95,49 @@ def _blocks(text: str) -> list[tuple[int, int]]:
     return [(a, b) for a, b in entries if text[a:b].strip()]
 
 
+_COUNTS = {w: i for i, w in enumerate("two three four five six seven eight nine ten eleven twelve".split(), 2)}
+# A count and, within three words, a plural noun: "three levels", "5 essential characteristics".
+_ANNOUNCED = re.compile(r"\b(\d{1,2}|" + "|".join(_COUNTS) + r")\s+(?:[a-z-]+\s+){0,2}[a-z-]+s\b", re.I)
+
+
+def announced(sentence: str) -> int | None:
+    """How many items ``sentence`` announces: the count it names ("defines three levels
+    of ...", "the following 4 steps"), 0 when it ends with a colon and names none, None when
+    it announces no list."""
+    m = _ANNOUNCED.search(sentence)
+    if m:
+        word = m.group(1).lower()
+        n = int(word) if word.isdigit() else _COUNTS[word]
+        if 2 <= n <= MAX_ITEMS:
+            return n
+    return 0 if sentence.rstrip().endswith(":") else None
+
+
+def _list_items(
+    i: int, spans: list[tuple[int, int]], blocks: list[int], entries: list[bool], count: int
+) -> list[int]:
+    """The sentences after sentence ``i`` that are the items it announces: the list entries
+    (bullets, numbers, "Label: ...") that follow when it ends its paragraph, ``count`` of
+    them (a list entry is one item however many sentences it has), or all that follow when
+    it names no count. Empty when fewer follow than announced: prose after a sentence that
+    happens to name a number ("Three years later, ...") is no list."""
+    j = i + 1
+    if j >= len(spans) or blocks[j] == blocks[i]:
+        return []
+    out: list[int] = []
+    items: list[int] = []  # the block of each item
+    while j < len(spans) and entries[blocks[j]]:
+        if blocks[j] not in items:
+            if len(items) == (count or MAX_ITEMS):
+                break
+            items.append(blocks[j])
+        if spans[j][1] - spans[i][0] > MAX_LIST_CHARS:
+            return []
+        out.append(j)
+        j += 1
+    return out if len(items) >= max(count, 2) else []
+
+
 def generate(question: str, hits: Sequence[Hit], max_passages: int = 5) -> Pool:
     cands: list[Candidate] = []
     units: list[str] = []
@@ -87,13 +145,25 @@ def generate(question: str, hits: Sequence[Hit], max_passages: int = 5) -> Pool:
     for n, hit in enumerate(hits[:max_passages], 1):
         text = hit.text
         spans, blocks = [], []  # each sentence, and the block (paragraph, section) it is in
-        for b, (bs, be) in enumerate(_blocks(text)):
+        parts = _blocks(text)
+        entries = [bool(_ENTRY.match(text, bs)) for bs, _ in parts]
+        for b, (bs, be) in enumerate(parts):
             for s, e in split_sentences(text[bs:be]):
                 if e - s >= MIN_SENTENCE_CHARS:
                     spans.append((bs + s, bs + e))
                     blocks.append(b)
         rows = table_rows(text)
         in_rows = [(s, e) for (s, e), _ in rows]
+        completions: dict[int, tuple[int, str]] = {}
+        for i, (s, e) in enumerate(spans):
+            count = announced(text[s:e])
+            items = _list_items(i, spans, blocks, entries, count) if count is not None else []
+            if items:
+                shown = ""
+                for a, b in (spans[j] for j in items):
+                    piece = plain_text(text[a:b]).rstrip(";,")
+                    shown += piece if not shown else (" " if shown[-1] in ".!?:" else "; ") + piece
+                completions[i] = (spans[items[-1]][1], shown)
         first = len(units)
         units.extend(text[s:e] for s, e in spans)
         unit_passage.extend(n for _ in spans)
@@ -118,6 +188,7 @@ def generate(question: str, hits: Sequence[Hit], max_passages: int = 5) -> Pool:
                         tuple(range(first + i, first + i + width)),
                         "sentence" if width == 1 else "run",
                         text[lo:hi],
+                        completions.get(i + width - 1),
                     )
                 )
         ends: dict = {}  # each header's last row's end: the caption follows it

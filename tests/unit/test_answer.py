@@ -53,6 +53,37 @@ def test_a_run_stays_within_its_paragraph_entry_or_section():
     assert not any("Glossary" in r for r in runs)
 
 
+LEVELS = (
+    "Potential impact. FIPS 199 defines three levels of potential impact on organizations.\n\n"
+    "LOW: the loss has a limited adverse effect.\n\n"
+    "MODERATE: the loss has a serious adverse effect.\n\n"
+    "HIGH: the loss has a severe or catastrophic adverse effect.\n\n"
+    "The levels apply to each security objective."
+)
+
+
+def _completed(question: str, text: str, starts: str):
+    (c,) = [c for c in generate(question, [_hit(text)]).candidates if c.kind == "sentence" and c.text.startswith(starts)]
+    return c.completed(text)
+
+
+def test_a_sentence_that_announces_a_list_is_answered_with_its_items():
+    c = _completed("what are the levels of impact?", LEVELS, "FIPS 199")
+    # "three levels": the next three paragraphs, not the fourth; the citation covers them.
+    assert c.text == LEVELS[LEVELS.index("FIPS") : LEVELS.index(" effect.\n\nThe levels") + len(" effect.")]
+    assert c.shown.startswith("FIPS 199 defines three levels") and "LOW: the loss" in c.shown
+    assert "MODERATE" in c.shown and "catastrophic" in c.shown and "apply to each" not in c.shown
+    steps = "Set up the press as follows:\n- Wash the rollers.\n- Fit the mesh bag.\n- Close the valve.\n\nThen start."
+    c = _completed("how do I set up the press", steps, "Set up")
+    assert c.shown == "Set up the press as follows: Wash the rollers. Fit the mesh bag. Close the valve."
+    assert steps[c.start : c.end] == c.text
+    # Fewer items than announced, or no list announced: the sentence alone.
+    short = "The hall has four doors.\n\nThe north door is red.\n\nThe south door is blue."
+    assert _completed("doors?", short, "The hall").shown == "The hall has four doors."
+    plain = "The press was installed in 1987. It is cleaned with hot water."
+    assert _completed("when?", plain, "The press").text == "The press was installed in 1987."
+
+
 def test_the_asked_type_comes_from_one_small_table():
     assert asked_type("How many hives pollinate the pears?") == "number"
     assert asked_type("when was it built") == "date"
