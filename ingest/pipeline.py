@@ -341,6 +341,7 @@ class Ingestor:
             if not batch:
                 break
             known = self.store.sentence_vectors([t for _, sents in batch for t in sents])
+            known.update(self._whole_chunk_vectors(batch, known))
             missing = list(dict.fromkeys(t for _, sents in batch for t in sents if t not in known))
             known.update(zip(missing, self.embedder.embed_passages(missing)))
             for doc_id, sents in batch:
@@ -348,6 +349,18 @@ class Ingestor:
                 if sents and self.store.put_sentence_vectors(doc_id, sents, vecs):
                     stored += len(sents)
         return stored
+
+    def _whole_chunk_vectors(self, batch: list[tuple[int, list[str]]], known: dict) -> dict[str, np.ndarray]:
+        """The vectors of sentences that are a whole chunk (a heading, a one-line page): the
+        chunk's own, already stored, embedded from the same text. A sentence shared by two
+        overlapping chunks is one text and embedded once (chunk_sentences, dict.fromkeys)."""
+        wanted = {t for _, sents in batch for t in sents if t not in known}
+        found: dict[str, np.ndarray] = {}
+        for doc_id, _ in batch:
+            for text, blob in self.store.db.execute("SELECT text, embedding FROM chunks WHERE doc_id=?", (doc_id,)):
+                if text in wanted:
+                    found[text] = np.frombuffer(blob, dtype=np.float32)
+        return found
 
     def _keep_original(self, name: str, sha: str, data: bytes) -> str:
         """Store the bytes under a generated name (never the uploaded path)."""

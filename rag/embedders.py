@@ -1,4 +1,5 @@
-"""Embedders: the ``Embedder`` protocol and its sentence-transformers implementation."""
+"""Embedders: the ``Embedder`` protocol, its sentence-transformers implementation (torch) and the
+same model exported to ONNX Runtime or OpenVINO (RAG_EMBED_BACKEND)."""
 
 from __future__ import annotations
 
@@ -6,11 +7,12 @@ import logging
 import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Protocol
 
 import numpy as np
 
-from rag.errors import ModelError
+from rag.errors import ConfigError, ModelError
 from rag.settings import BUNDLED, Settings
 
 logger = logging.getLogger(__name__)
@@ -94,15 +96,9 @@ class SentenceTransformerEmbedder:
         self._lock = threading.Lock()
 
     @classmethod
-    def from_settings(cls, s: Settings) -> SentenceTransformerEmbedder:
-        return cls(
-            s.embed_model,
-            s.embed_query_prefix,
-            s.embed_passage_prefix,
-            s.embed_batch_size,
-            s.embed_device,
-            getattr(s, "embed_dtype", "auto"),
-        )
+    def from_settings(cls, s: Settings) -> Embedder:
+        """The embedder the settings ask for, whichever backend runs it (see make_embedder)."""
+        return make_embedder(s)
 
     @property
     def model(self):
@@ -177,6 +173,18 @@ class SentenceTransformerEmbedder:
         return np.ascontiguousarray(vec[0], dtype=np.float32)
 
 
+def make_embedder(s: Settings) -> Embedder:
+    """Map RAG_EMBED_BACKEND to an embedder: the one place where a backend name becomes a class."""
+    backend = resolve_backend(s.embed_backend, s.embed_model, s.embed_device)
+    if backend != "torch":
+        return ExportedEmbedder(
+            s.embed_model, backend, s.data_dir, s.embed_query_prefix, s.embed_passage_prefix, s.embed_batch_size
+        )
+    return SentenceTransformerEmbedder(
+        s.embed_model, s.embed_query_prefix, s.embed_passage_prefix, s.embed_batch_size, s.embed_device, s.embed_dtype
+    )
+
+
 _threads_lock = threading.Lock()
 _threads_users = 0
 _threads_before = 0
@@ -209,3 +217,355 @@ def _one_thread(model) -> Iterator[None]:
             _threads_users -= 1
             if _threads_users == 0:
                 torch.set_num_threads(_threads_before)
+
+
+# -- exported backends: the same model run by ONNX Runtime or OpenVINO --------------------------
+#
+# sentence-transformers' own backend="onnx" / "openvino" loaders go through optimum
+# (optimum-onnx, optimum-intel), whose releases require transformers < 4.58 / < 5.6 and so
+# cannot be installed beside the transformers this project pins. The export is therefore
+# done here with the same pieces they use: torch.onnx.export of the model's transformer
+# with its pooling and normalisation appended, onnxruntime.quantization.quantize_dynamic
+# (per-channel int8 weights, what sentence-transformers' export_dynamic_quantized_onnx_model
+# runs through optimum) and openvino.convert_model. It runs once, offline, from the local
+# model folder, into <data_dir>/models/ (as the converted generator is cached).
+
+BACKENDS = ("auto", "torch", "onnx", "onnx-int8", "openvino")
+# What ``auto`` tries, fastest first, on a CPU. Only backends whose page Recall@5 and answer
+# accuracy matched torch's within 0.01 on the question sets are listed (docs/benchmarks.md).
+AUTO_ORDER = ("openvino", "torch")
+# Backends whose vectors differ from torch's beyond tolerance (lowest cosine to float32 under
+# 0.99): their vectors are another space, so the name stored with the index says so and the
+# engine refuses to mix them with torch's (rag/engine.py check_embedding_model).
+DISTINCT_SPACE = {"onnx-int8": "int8"}
+EXPORT_VERSION = "1"  # bump when the export changes, so caches are rebuilt
+_PACKAGES = {"onnx": "onnxruntime", "onnx-int8": "onnxruntime", "openvino": "openvino"}
+
+
+def _installed(backend: str) -> bool:
+    import importlib.util
+
+    return all(importlib.util.find_spec(p) is not None for p in _PACKAGES[backend].split("+"))
+
+
+def _model_dir(model: str) -> Path | None:
+    from rag.models import bundled_embedding_dir
+
+    if model == BUNDLED:
+        return bundled_embedding_dir()
+    path = Path(model).expanduser()
+    return path if path.is_dir() else None
+
+
+def export_problem(model_dir: Path | None) -> str | None:
+    """Why the model in ``model_dir`` cannot be exported (None when it can)."""
+    if model_dir is None:
+        return "the model is not a local folder (exporting needs its files; set RAG_EMBED_MODEL to a folder)"
+    modules = _read_json(model_dir / "modules.json", [])
+    kinds = [m.get("type", "").rsplit(".", 1)[-1] for m in modules]
+    if kinds[:2] != ["Transformer", "Pooling"] or any(k != "Normalize" for k in kinds[2:]):
+        return f"its modules are {kinds or 'unknown'}; only Transformer + Pooling (+ Normalize) are exported"
+    pooling = _read_json(model_dir / modules[1].get("path", "") / "config.json", {})
+    if _pooling_mode(pooling) is None:
+        return "its pooling is neither mean nor CLS"
+    return None
+
+
+def _read_json(path: Path, default):
+    import json
+
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return default
+
+
+def _pooling_mode(cfg: dict) -> str | None:
+    on = [k for k, v in cfg.items() if k.startswith("pooling_mode_") and v is True]
+    if on == ["pooling_mode_mean_tokens"]:
+        return "mean"
+    if on == ["pooling_mode_cls_token"]:
+        return "cls"
+    return None
+
+
+def resolve_backend(wanted: str, model: str, device: str = "auto") -> str:
+    """The backend that runs: ``wanted`` itself, or for ``auto`` the first of AUTO_ORDER that is
+    installed and can export the model (torch on a GPU, where it is the fast one)."""
+    if wanted not in BACKENDS:
+        raise ConfigError(f"RAG_EMBED_BACKEND={wanted!r} is not one of {', '.join(BACKENDS)}")
+    if wanted != "auto":
+        return wanted
+    if pick_device(device) != "cpu":
+        return "torch"
+    try:
+        exportable = export_problem(_model_dir(model)) is None
+    except ModelError:
+        exportable = False
+    for backend in AUTO_ORDER:
+        if backend == "torch" or (exportable and _installed(backend)):
+            return backend
+    return "torch"
+
+
+def export_cache_dir(data_dir: Path, model_dir: Path, name: str, backend: str) -> Path:
+    """Where the export of ``model_dir`` for ``backend`` is cached (a key of its files)."""
+    import hashlib
+
+    parts = [EXPORT_VERSION, backend]
+    for f in sorted(model_dir.rglob("*")):
+        if f.is_file() and f.suffix in (".json", ".safetensors", ".bin", ".txt"):
+            parts.append(f"{f.relative_to(model_dir)}:{f.stat().st_size}")
+    if backend == "onnx-int8":
+        parts.append(f"reduce_range={_reduce_range()}")
+    key = hashlib.sha256("|".join(parts).encode()).hexdigest()[:12]
+    slug = "".join(c if c.isalnum() or c in "-_." else "_" for c in name)[-60:]
+    return Path(data_dir) / "models" / f"embed-{slug}-{backend}-{key}"
+
+
+def _reduce_range() -> bool:
+    """7-bit int8 weights on CPUs without VNNI, where 8-bit products can saturate (ONNX Runtime's advice)."""
+    try:
+        with open("/proc/cpuinfo", encoding="ascii", errors="replace") as f:
+            flags = f.read()
+    except OSError:
+        return True
+    return " avx512_vnni" not in flags and " avx_vnni" not in flags
+
+
+def _model_file(backend: str) -> str:
+    return "openvino_model.xml" if backend == "openvino" else "model.onnx"
+
+
+def export_model(model_dir: Path, dest: Path, backend: str) -> Path:
+    """Export the sentence-transformers model in ``model_dir`` for ``backend`` into ``dest``
+    (written to a temporary folder first, then renamed: a crash leaves no half export).
+    Returns the model file."""
+    import os
+    import shutil
+    import tempfile
+    import warnings
+
+    final = dest / _model_file(backend)
+    if final.exists():
+        return final
+    if not _installed(backend):
+        raise ModelError(
+            f"RAG_EMBED_BACKEND={backend} needs the {_PACKAGES[backend]} package, which is not installed: "
+            f"run `make setup` (or `pip install {_PACKAGES[backend]}`), or set RAG_EMBED_BACKEND=torch"
+        )
+    problem = export_problem(model_dir)
+    if problem:
+        raise ModelError(f"RAG_EMBED_BACKEND={backend} cannot export the embedding model: {problem}")
+    import torch
+    from transformers import AutoModel
+
+    modules = _read_json(model_dir / "modules.json", [])
+    mode = _pooling_mode(_read_json(model_dir / modules[1].get("path", "") / "config.json", {}))
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=dest.name + ".tmp", dir=dest.parent))
+    try:
+        # Eager attention exports as plain MatMul/Softmax, which ONNX Runtime and OpenVINO fuse.
+        model = AutoModel.from_pretrained(str(model_dir), attn_implementation="eager").eval()
+        onnx_path = tmp / "model.onnx"
+        with warnings.catch_warnings(), torch.no_grad():
+            warnings.simplefilter("ignore")
+            torch.onnx.export(
+                _pooled(model, mode),
+                (torch.ones(2, 8, dtype=torch.long), torch.ones(2, 8, dtype=torch.long)),
+                str(onnx_path),
+                input_names=["input_ids", "attention_mask"],
+                output_names=["sentence_embedding"],
+                dynamic_axes={
+                    "input_ids": {0: "batch", 1: "tokens"},
+                    "attention_mask": {0: "batch", 1: "tokens"},
+                    "sentence_embedding": {0: "batch"},
+                },
+                opset_version=17,
+                dynamo=False,
+            )
+        if backend == "onnx-int8":
+            from onnxruntime.quantization import QuantType, quantize_dynamic
+
+            fp32 = onnx_path.rename(tmp / "fp32.onnx")
+            quantize_dynamic(
+                fp32,
+                onnx_path,
+                weight_type=QuantType.QInt8,
+                per_channel=True,
+                reduce_range=_reduce_range(),
+                op_types_to_quantize=["MatMul"],
+            )
+            fp32.unlink()
+        elif backend == "openvino":
+            import openvino as ov
+
+            ov.save_model(ov.convert_model(str(onnx_path)), str(tmp / _model_file(backend)), compress_to_fp16=False)
+            onnx_path.unlink()
+        try:
+            os.replace(tmp, dest)
+        except OSError:  # another process finished the same export first
+            if not final.exists():
+                raise
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    logger.info("exported the embedding model for %s into %s", backend, dest)
+    return final
+
+
+def _pooled_module():
+    import torch
+
+    class Pooled(torch.nn.Module):
+        """The transformer followed by the model's pooling and L2 normalisation."""
+
+        def __init__(self, model, mode: str) -> None:
+            super().__init__()
+            self.model = model
+            self.mode = mode
+
+        def forward(self, input_ids, attention_mask):
+            hidden = self.model(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
+            if self.mode == "cls":
+                vec = hidden[:, 0]
+            else:
+                mask = attention_mask.unsqueeze(-1).to(hidden.dtype)
+                vec = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
+            return torch.nn.functional.normalize(vec, dim=-1)
+
+    return Pooled
+
+
+def _pooled(model, mode: str):
+    return _pooled_module()(model, mode)
+
+
+class ExportedEmbedder:
+    """The sentence-transformers model exported once (see :func:`export_model`) and run by
+    ONNX Runtime (``onnx``, ``onnx-int8``) or OpenVINO (``openvino``), loaded on first use.
+
+    Tokenisation, pooling and normalisation are the model's own, so ``onnx`` and ``openvino``
+    vectors stay within cosine 0.99 of torch's and share its name (an index built with one
+    is searched with another); ``onnx-int8`` is named apart (DISTINCT_SPACE).
+    """
+
+    def __init__(
+        self,
+        model: str = BUNDLED,
+        backend: str = "onnx",
+        data_dir: Path | str = Path("data"),
+        query_prefix: str = "",
+        passage_prefix: str = "",
+        batch_size: int = 64,
+    ) -> None:
+        from rag.models import EMBED_NAME
+
+        if backend not in _PACKAGES:
+            raise ConfigError(f"RAG_EMBED_BACKEND={backend!r} is not one of {', '.join(_PACKAGES)}")
+        self.model_ref = model
+        self.backend = backend
+        base = self._base_name = EMBED_NAME if model == BUNDLED else model
+        self.name = f"{base} ({DISTINCT_SPACE[backend]})" if backend in DISTINCT_SPACE else base
+        self.data_dir = Path(data_dir)
+        self.query_prefix = query_prefix
+        self.passage_prefix = passage_prefix
+        self.batch_size = max(1, batch_size)
+        self.device = "cpu"
+        self._loaded = None
+        self._query_run = None
+        self._lock = threading.RLock()
+
+    @property
+    def _state(self):
+        if self._loaded is None:
+            with self._lock:
+                if self._loaded is None:
+                    self._loaded = self._load()
+        return self._loaded
+
+    def _load(self):
+        from transformers import AutoTokenizer
+
+        model_dir = _model_dir(self.model_ref)
+        if model_dir is None:
+            raise ModelError(
+                f"RAG_EMBED_BACKEND={self.backend} needs RAG_EMBED_MODEL to be a local model folder "
+                f"('{self.model_ref}' is not one), or set RAG_EMBED_BACKEND=torch"
+            )
+        cache = export_cache_dir(self.data_dir, model_dir, self._base_name, self.backend)
+        path = export_model(model_dir, cache, self.backend)
+        tokenizer = AutoTokenizer.from_pretrained(str(model_dir))
+        cfg = _read_json(model_dir / "sentence_bert_config.json", {})
+        max_len = int(cfg.get("max_seq_length") or min(512, tokenizer.model_max_length))
+        dim = int(_read_json(model_dir / "config.json", {}).get("hidden_size", 0))
+        logger.info("embedding model %s on the CPU (%s, %s)", self.name, self.backend, path)
+        return tokenizer, max_len, bool(cfg.get("do_lower_case")), dim, path, self._runner(path, threads=0)
+
+    def _runner(self, path: Path, threads: int):
+        """A function feeds -> vectors; ``threads`` 0 lets the runtime use every core."""
+        if self.backend == "openvino":
+            import openvino as ov
+
+            config = {"INFERENCE_NUM_THREADS": threads} if threads else {}
+            compiled = ov.Core().compile_model(str(path), "CPU", config)
+            return lambda feeds: compiled(feeds)[0]
+        import onnxruntime as ort
+
+        opts = ort.SessionOptions()
+        opts.intra_op_num_threads = threads
+        # Wait passively between operators, as torch does here (OMP_WAIT_POLICY=PASSIVE):
+        # parser processes share the cores, and spinning made embedding ~2x slower.
+        opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
+        session = ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
+        return lambda feeds: session.run(None, feeds)[0]
+
+    @property
+    def dim(self) -> int:
+        return self._state[3]
+
+    @property
+    def tokenizer(self):
+        return self._state[0]
+
+    @property
+    def max_tokens(self) -> int:
+        limit = self._state[1] - 2  # [CLS] and [SEP]
+        if self.passage_prefix:
+            limit -= len(self.tokenizer(self.passage_prefix, add_special_tokens=False)["input_ids"])
+        return max(8, limit)
+
+    def offsets(self, texts: Sequence[str]) -> list[list[tuple[int, int]]]:
+        enc = self.tokenizer(list(texts), add_special_tokens=False, return_offsets_mapping=True, truncation=False)
+        return [[(int(a), int(b)) for a, b in o] for o in enc["offset_mapping"]]
+
+    def _encode(self, texts: list[str], run) -> np.ndarray:
+        tokenizer, max_len, lower, dim, _, _ = self._state
+        if lower:
+            texts = [t.lower() for t in texts]
+        ids = tokenizer(texts, truncation=True, max_length=max_len)["input_ids"]
+        out = np.zeros((len(texts), dim), dtype=np.float32)
+        order = sorted(range(len(ids)), key=lambda i: -len(ids[i]))  # length-sorted: little padding
+        pad = tokenizer.pad_token_id or 0
+        for start in range(0, len(order), self.batch_size):
+            rows = order[start : start + self.batch_size]
+            width = len(ids[rows[0]])
+            batch = np.full((len(rows), width), pad, dtype=np.int64)
+            mask = np.zeros((len(rows), width), dtype=np.int64)
+            for r, i in enumerate(rows):
+                batch[r, : len(ids[i])] = ids[i]
+                mask[r, : len(ids[i])] = 1
+            out[rows] = run({"input_ids": batch, "attention_mask": mask})
+        return out
+
+    def embed_passages(self, texts: Sequence[str]) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        return self._encode([self.passage_prefix + t for t in texts], self._state[5])
+
+    def embed_query(self, text: str) -> np.ndarray:
+        # One short text runs on one thread (see _one_thread): a second runtime, made on first use.
+        if self._query_run is None:
+            with self._lock:
+                if self._query_run is None:
+                    self._query_run = self._runner(self._state[4], threads=1)
+        return self._encode([self.query_prefix + text], self._query_run)[0]

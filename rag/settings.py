@@ -33,6 +33,7 @@ class Settings:
     embed_dtype: str = (
         "auto"  # auto (CUDA: float16; CPU: bfloat16 where native, else float32) | float32 | bfloat16 | float16
     )
+    embed_backend: str = "auto"  # auto | torch | onnx | onnx-int8 | openvino (checked in rag/embedders.py)
     # Chunking (word pieces of the embedding model's tokenizer).
     chunk_tokens: int = 200
     chunk_overlap: int = 40
