@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 
+from rag import factory
 from rag.answer import AnswerSelector, Choice
 from rag.answer.tables import table_extent
 from rag.citations import verify_answer
@@ -32,7 +33,7 @@ from rag.prompts import (
     strip_passage_markup,
 )
 from rag.settings import BUNDLED, Settings
-from rag.store import DEFAULT_COLLECTION, Store
+from rag.store import DEFAULT_COLLECTION
 from rag.text import _STOP, _WORD, content_words
 from rag.types import Answer, Citation, Claim, Hit
 
@@ -59,7 +60,7 @@ def _says_no_answer(raw: str) -> bool:
 class RAG:
     def __init__(self, settings: Settings, embedder=None, generator=None, reranker=None) -> None:
         self.settings = settings
-        self.store = Store(settings.data_dir)
+        self.store = factory.make_store(settings)
         self._embedder = embedder
         self._generator = generator
         self._reranker = reranker
@@ -78,9 +79,7 @@ class RAG:
         if self._embedder is None:
             with self._lock:
                 if self._embedder is None:
-                    from rag.embedders import SentenceTransformerEmbedder
-
-                    self._embedder = SentenceTransformerEmbedder.from_settings(self.settings)
+                    self._embedder = factory.make_embedder(self.settings)
         return self._embedder
 
     @property
@@ -88,9 +87,7 @@ class RAG:
         if self._generator is None:
             with self._lock:
                 if self._generator is None:
-                    from rag.generators import make_generator
-
-                    self._generator = make_generator(self.settings, self.embedder)
+                    self._generator = factory.make_generator(self.settings, self.embedder)
         return self._generator
 
     @property
@@ -98,9 +95,7 @@ class RAG:
         if self._reranker is None and self.settings.reranker_model:
             with self._lock:
                 if self._reranker is None:
-                    from rag.rerank import CrossEncoderReranker
-
-                    self._reranker = CrossEncoderReranker(self.settings.reranker_model)
+                    self._reranker = factory.make_reranker(self.settings)
         return self._reranker
 
     @property
@@ -108,19 +103,13 @@ class RAG:
         if self._index is None:
             with self._lock:
                 if self._index is None:
-                    from rag.index import VectorIndex
-
                     self.check_embedding_model()
-                    self._index = VectorIndex(
-                        self.store, self.embedder.dim, self.settings.index_kind, self.settings.ann_threshold
-                    )
+                    self._index = factory.make_index(self.settings, self.store, self.embedder.dim)
         return self._index
 
     @property
     def retriever(self):
-        from rag.retrieval import Retriever
-
-        return Retriever(self.settings, self.store, self.index, self.embedder, self.reranker)
+        return factory.make_retriever(self.settings, self.store, self.index, self.embedder, self.reranker)
 
     def check_embedding_model(self) -> None:
         """Refuse to mix vectors of two embedding models in one data directory."""
