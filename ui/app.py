@@ -20,7 +20,7 @@ import streamlit as st  # noqa: E402
 
 from rag.errors import RAGError  # noqa: E402
 from rag.settings import BUNDLED, Settings  # noqa: E402
-from ui import auth, state  # noqa: E402
+from ui import auth, render, state  # noqa: E402
 
 logger = logging.getLogger(__name__)
 
@@ -72,6 +72,7 @@ def main() -> None:
     # No "Deploy" button or developer menu, and never a traceback in the browser: set in
     # .streamlit/config.toml and on the command line `rag serve` builds (st.set_option here
     # would only take effect after the first rerun).
+    st.html(render.APP_CSS)  # style only: takes no room on the page
     _environment()
     try:
         settings = Settings.from_env()

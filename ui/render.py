@@ -25,22 +25,37 @@ CSS = """
 <style>
 .rag-answer { line-height: 1.6; overflow-wrap: anywhere; }
 .rag-cite { display: inline-block; font-size: 0.75em; font-weight: 600; padding: 0 0.35em;
-  margin-left: 0.15em; border-radius: 0.6em; background: rgba(28, 131, 225, 0.15);
-  color: rgb(0, 84, 163); vertical-align: super; line-height: 1.3; }
-.rag-unsupported { color: rgba(110, 110, 110, 0.9); text-decoration: underline dotted; cursor: help; }
+  margin-left: 0.15em; border-radius: 0.6em; background: rgba(28, 131, 225, 0.22);
+  border: 1px solid rgba(28, 131, 225, 0.55); color: inherit; vertical-align: super; line-height: 1.3; }
+.rag-unsupported { opacity: 0.75; text-decoration: underline dotted; cursor: help; }
 .rag-warn { display: inline-block; width: 1.1em; height: 1.1em; line-height: 1.1em; text-align: center;
-  border-radius: 50%; background: #f0a020; color: white; font-weight: 700; font-size: 0.8em; margin-right: 0.25em; }
+  border-radius: 50%; background: #f0a020; color: #1a1a1a; font-weight: 700; font-size: 0.8em; margin-right: 0.25em; }
 .rag-quoted { padding-left: 0.6rem; border-left: 3px solid rgba(49, 130, 206, 0.6); }
-.rag-quoted-from { opacity: 0.7; font-size: 0.85em; }
+.rag-quoted-from { opacity: 0.75; font-size: 0.85em; }
 .rag-draft { margin-top: 0.4rem; padding-left: 0.6rem; border-left: 3px solid rgba(240, 160, 32, 0.6); }
 .rag-passage { white-space: pre-wrap; overflow-wrap: anywhere; font-size: 0.92em; line-height: 1.55;
   max-height: 26rem; overflow-y: auto; padding: 0.6rem 0.8rem; border-radius: 0.5rem;
   background: rgba(127, 127, 127, 0.08); }
-.rag-passage mark, .rag-hit mark { background: #ffe066; color: inherit; padding: 0 1px; border-radius: 2px; }
+.rag-passage mark, .rag-hit mark { background: #ffe066; color: #1a1a1a; padding: 0 1px; border-radius: 2px; }
 .rag-hit { overflow-wrap: anywhere; line-height: 1.55; }
 .rag-name { overflow-wrap: anywhere; word-break: break-word; }
 .rag-quote { margin: 0.5rem 0; padding: 0.3rem 0.8rem; border-left: 4px solid #ffd600;
   background: rgba(255, 214, 0, 0.12); overflow-wrap: anywhere; font-size: 0.95em; }
+</style>
+"""
+
+# Styles for the whole app, injected once per run by ui/app.py; they hold in the light and
+# the dark theme alike (axe-core's colour-contrast rule, WCAG AA: 4.5:1 for small text).
+# - Streamlit draws captions in its text colour at 60 % alpha: 3.9:1 on white. The text
+#   colour at 75 % opacity keeps the lighter look and reads 5.7:1 (light), over 10:1 (dark).
+# - A chosen pill (the open citation) writes its label in the primary red on a pale red:
+#   4.47:1 (light), 3.6:1 (dark). The label keeps the text colour; the red border and
+#   background still mark the choice, and the label turns bold.
+APP_CSS = """
+<style>
+div[data-testid="stCaptionContainer"] { color: inherit; opacity: 0.75; }
+div[data-testid="stCaptionContainer"] code { color: inherit; }
+div[data-testid="stButtonGroup"] button[aria-checked="true"] { color: inherit; font-weight: 600; }
 </style>
 """
 
@@ -80,7 +95,7 @@ def _claim_html(claim: Claim) -> str:
     if not claim.supported:
         return (
             f'<span class="rag-unsupported" title="{UNSUPPORTED_TIP}">'
-            f'<span class="rag-warn" aria-label="warning">!</span>{text}</span>'
+            f'<span class="rag-warn" role="img" aria-label="warning">!</span>{text}</span>'
         )
     body, end = (text[:-1], text[-1]) if text and text[-1] in ".!?" else (text, "")
     marks = "".join(f'<span class="rag-cite">{n}</span>' for n in claim.citations)

@@ -19,6 +19,7 @@ import pytest
 from tests.conftest import ROOT
 
 CHROMIUM = Path(os.environ.get("RAG_TEST_CHROMIUM", "/usr/bin/chromium"))
+AXE_JS = ROOT / "node_modules" / "axe-core" / "axe.min.js"  # package.json; `make setup-browser` installs it
 CHROMIUM_ARGS = [
     "--no-sandbox",
     "--disable-background-networking",
@@ -88,8 +89,8 @@ def rag_server(data_dir: Path, port: int, cwd: Path, env: dict, log_path: Path) 
 
 
 @contextlib.contextmanager
-def serve(data_dir: Path, model_cache: Path, name: str, **env_extra: str) -> Iterator[str]:
-    """Run `rag serve` on a free port until the block ends; yields the base URL."""
+def serve(data_dir: Path, model_cache: Path, name: str, cwd: Path = ROOT, **env_extra: str) -> Iterator[str]:
+    """Run `rag serve` (from ``cwd``) on a free port until the block ends; yields the base URL."""
     data_dir.mkdir(parents=True, exist_ok=True)
     models = data_dir / "models"
     if not models.exists():
@@ -97,7 +98,7 @@ def serve(data_dir: Path, model_cache: Path, name: str, **env_extra: str) -> Ite
     env = {k: v for k, v in os.environ.items() if not k.startswith("RAG_")}
     env.update(env_extra)
     ARTIFACTS.mkdir(exist_ok=True)
-    with rag_server(data_dir, _free_port(), ROOT, env, ARTIFACTS / f"server-{name}.log") as url:
+    with rag_server(data_dir, _free_port(), cwd, env, ARTIFACTS / f"server-{name}.log") as url:
         yield url
 
 
@@ -111,6 +112,14 @@ def browser():
         b = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
         yield b
         b.close()
+
+
+@pytest.fixture(scope="session")
+def axe_js() -> Path:
+    """axe-core's script, injected into pages for the accessibility checks."""
+    if not AXE_JS.exists():
+        pytest.skip(f"axe-core is not installed ({AXE_JS} missing): run `make setup-browser` (npm ci)")
+    return AXE_JS
 
 
 @pytest.fixture
@@ -191,3 +200,36 @@ def yellow_share(png: bytes) -> float:
 
 def no_horizontal_overflow(pg) -> bool:
     return pg.evaluate("() => document.documentElement.scrollWidth <= window.innerWidth + 1")
+
+
+def axe_violations(pg, axe_js: Path, impacts=("serious", "critical")) -> list[str]:
+    """axe-core's violations of the given impacts on the page as it is, one line each
+    (rule id, impact, how many elements, the first element and what is wrong with it)."""
+    if not pg.evaluate("() => typeof window.axe !== 'undefined'"):
+        pg.add_script_tag(path=str(axe_js))
+    result = pg.evaluate("async () => await axe.run(document, {resultTypes: ['violations']})")
+    out = []
+    for v in result["violations"]:
+        if v["impact"] in impacts:
+            node = v["nodes"][0]
+            why = " ".join(node.get("failureSummary", "").split())[:300]
+            out.append(f"{v['id']} ({v['impact']}, {len(v['nodes'])} elements): {node['html'][:200]} — {why}")
+    return out
+
+
+def tab_to(pg, selector: str, text: str = "", presses: int = 80) -> int:
+    """Press Tab until the focused element matches ``selector`` (and shows ``text``);
+    returns how many presses it took."""
+    check = "([s, t]) => { const e = document.activeElement; return !!e && e.matches(s) && e.innerText.includes(t) }"
+    for n in range(1, presses + 1):
+        pg.keyboard.press("Tab")
+        if pg.evaluate(check, [selector, text]):
+            return n
+    raise AssertionError(f"{selector} {text!r} not reached with {presses} presses of Tab")
+
+
+def is_dark(pg) -> bool:
+    """Whether the app is drawn in the dark theme (its background is dark)."""
+    rgb = pg.evaluate("() => getComputedStyle(document.querySelector('[data-testid=\"stApp\"]')).backgroundColor")
+    r, g, b = (int(x) for x in rgb[rgb.index("(") + 1 : rgb.index(")")].split(",")[:3])
+    return (r + g + b) / 3 < 100

@@ -19,7 +19,7 @@ logger = logging.getLogger(__name__)
 def hit_html(rank: int, hit: Hit, terms: list[str]) -> str:
     head = (
         f'<div class="rag-name"><b>{rank}. {html.escape(hit.doc)}</b> · page {hit.page}'
-        f' <span style="opacity:0.6">· {html.escape(hit.collection)} · score {hit.score:.3f}</span></div>'
+        f' <span style="opacity:0.75">· {html.escape(hit.collection)} · score {hit.score:.3f}</span></div>'
     )
     return head + f'<div class="rag-hit">{render.highlight_terms(hit.text, terms)}</div>'
 
