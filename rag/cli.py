@@ -125,6 +125,7 @@ def cmd_search(args) -> int:
     rag = _engine(args)
     for query in _inputs(args.query):
         hits = rag.search(query, args.k, _collections(args))
+        rag.store.fill_locations(hits)
         if args.json:
             print(json.dumps({"query": query, "hits": [h.to_json() for h in hits]}), flush=True)
         else:
@@ -133,7 +134,8 @@ def cmd_search(args) -> int:
                 print("  (no results)")
             for h in hits:
                 text = " ".join(h.text.split())
-                print(f"{h.rank:2}. {h.doc} p.{h.page}  ({h.score:.3f})\n    {text[:240]}")
+                where = f"p.{h.page}" if h.location == f"page {h.page}" else h.location
+                print(f"{h.rank:2}. {h.doc} {where}  ({h.score:.3f})\n    {text[:240]}")
             sys.stdout.flush()
     return 0
 
@@ -183,6 +185,7 @@ def cmd_ask(args) -> int:
             continue
         if args.json:
             answer = rag.ask(question, history, collections=_collections(args))
+            rag.store.fill_locations([*answer.citations, *answer.sources])
             print(json.dumps(answer.to_json()), flush=True)
             continue
         answer = None
@@ -192,9 +195,10 @@ def cmd_ask(args) -> int:
             if ev.kind == "done":
                 answer = ev.value
         assert answer is not None
+        rag.store.fill_locations(answer.citations)
         print(answer.answer)
         for c in answer.citations:
-            print(f'  [{c.n}] {c.doc}, page {c.page}: "{" ".join(c.quote.split())[:200]}"')
+            print(f'  [{c.n}] {c.doc}, {c.location}: "{" ".join(c.quote.split())[:200]}"')
         unsupported = [c.text for c in answer.claims if not c.supported and not answer.abstained]
         for text in unsupported:
             print(f"  (unsupported: {text})")
@@ -249,6 +253,15 @@ def cmd_serve(args) -> int:
         f"serving on http://{args.host or settings.host}:{settings.port} (data: {settings.data_dir})", file=sys.stderr
     )
     return subprocess.call(cmd, env=env)
+
+
+def cmd_api(args) -> int:
+    from rag.api import serve
+
+    settings = _settings(args)
+    host, port = args.host or settings.host, args.port or settings.api_port
+    print(f"API on http://{host}:{port}/v1 (data: {settings.data_dir})", file=sys.stderr, flush=True)
+    return serve(settings, host, port)
 
 
 def cmd_list(args) -> int:
@@ -324,6 +337,11 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--port", type=int, default=None)
     sp.add_argument("--host", default=None)
     sp.set_defaults(func=cmd_serve)
+
+    sp = common(sub.add_parser("api", help="run the HTTP API (OpenAI-compatible chat completions with citations)"))
+    sp.add_argument("--port", type=int, default=None, help="default: $RAG_API_PORT or 8601")
+    sp.add_argument("--host", default=None)
+    sp.set_defaults(func=cmd_api)
 
     sp = common(sub.add_parser("list", help="list documents"), collection=True)
     sp.add_argument("--json", action="store_true")

@@ -100,6 +100,10 @@ class Settings:
     host: str = "127.0.0.1"
     # Team mode (sign-in configured in .streamlit/secrets.toml): emails or @domains of admins.
     admins: tuple[str, ...] = field(default_factory=tuple)
+    # The HTTP API (`rag api`): its port, and a file of "KEY EMAIL" lines that turns on
+    # team mode there (each request then needs a key; its user reads what the UI lets them).
+    api_port: int = 8601
+    api_keys_file: str = ""
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
