@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ingest.clean import clean_text, strip_repeated_lines
+from ingest.ocr import MIN_PAGE_CHARS, page_has_image
 from rag.errors import IngestError
 from rag.types import Page
 
@@ -20,7 +21,12 @@ logger = logging.getLogger(__name__)
 
 PDF_SUFFIXES = {".pdf"}
 TEXT_SUFFIXES = {".txt", ".text", ".md", ".markdown", ".rst"}
-SUPPORTED_SUFFIXES = PDF_SUFFIXES | TEXT_SUFFIXES
+# Formats read by their own libraries (ingest/office.py, ingest/web.py, ingest/ocr.py).
+OFFICE_SUFFIXES = {".docx", ".pptx", ".xlsx", ".xlsm", ".csv"}
+WEB_SUFFIXES = {".html", ".htm", ".eml"}
+IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg"}
+SUPPORTED_SUFFIXES = PDF_SUFFIXES | TEXT_SUFFIXES | OFFICE_SUFFIXES | WEB_SUFFIXES | IMAGE_SUFFIXES
+_ZIP_SUFFIXES = {".docx", ".pptx", ".xlsx", ".xlsm"}
 
 
 @dataclass(frozen=True)
@@ -29,6 +35,7 @@ class LoadLimits:
     max_pages: int = 5000
     max_page_chars: int = 200_000
     passwords: tuple[str, ...] = ()
+    ocr: str = "auto"  # RAG_OCR: auto | off | rapidocr (ingest/ocr.py)
 
 
 @dataclass
@@ -78,7 +85,11 @@ def load_bytes(name: str, data: bytes, limits: LoadLimits) -> Loaded:
     """Dispatch on the file name's suffix and check the content matches it."""
     suffix = Path(name).suffix.lower()
     if suffix not in SUPPORTED_SUFFIXES:
-        raise IngestError(name, f"unsupported file type '{suffix or 'none'}' (supported: PDF, TXT, MD)")
+        raise IngestError(
+            name,
+            f"unsupported file type '{suffix or 'none'}' "
+            "(supported: PDF, TXT, MD, DOCX, PPTX, XLSX, CSV, HTML, EML, PNG, JPEG)",
+        )
     if not data:
         raise IngestError(name, "empty file (0 bytes)")
     if len(data) > limits.max_bytes:
@@ -92,11 +103,50 @@ def load_bytes(name: str, data: bytes, limits: LoadLimits) -> Loaded:
         if kind != "pdf":
             raise IngestError(name, f"not a PDF: the file contains {_describe(kind)}")
         return load_pdf(name, data, limits)
+    if suffix in _ZIP_SUFFIXES:
+        from ingest import office
+
+        if kind != "zip":
+            raise IngestError(name, f"not a {suffix[1:].upper()} file: the file contains {_describe(kind)}")
+        loader = {".docx": office.load_docx, ".pptx": office.load_pptx}.get(suffix, office.load_xlsx)
+        return loader(name, data, limits)
+    if suffix in IMAGE_SUFFIXES:
+        from ingest.ocr import load_image
+
+        if kind != "image":
+            raise IngestError(name, f"not an image: the file contains {_describe(kind)}")
+        return load_image(name, data, limits, _ocr(name, limits))
+    if kind in ("pdf", "zip", "image", "binary", "utf16"):
+        what = {".csv": "CSV", ".eml": "e-mail"}.get(suffix, "HTML" if suffix in WEB_SUFFIXES else "text")
+        if kind == "utf16":
+            raise IngestError(name, "UTF-16 text, not UTF-8: save it as UTF-8 and try again")
+        raise IngestError(name, f"not a {what} file: the file contains {_describe(kind)}")
+    if suffix == ".csv":
+        from ingest.office import load_csv
+
+        return load_csv(name, data, limits)
+    if suffix in (".html", ".htm"):
+        from ingest.web import load_html
+
+        return load_html(name, data, limits)
+    if suffix == ".eml":
+        from ingest.web import load_eml
+
+        return load_eml(name, data, limits)
     if kind == "utf16":
         raise IngestError(name, "UTF-16 text, not UTF-8: save it as UTF-8 and try again")
     if kind in ("pdf", "zip", "image", "binary"):
         raise IngestError(name, f"not a text file: the file contains {_describe(kind)}")
     return load_text(name, data, limits)
+
+
+def _ocr(name: str, limits: LoadLimits):
+    from ingest.ocr import OCR
+
+    try:
+        return OCR(limits.ocr)
+    except ValueError as e:
+        raise IngestError(name, str(e)) from None
 
 
 def _describe(kind: str) -> str:
@@ -174,6 +224,8 @@ def load_pdf(name: str, data: bytes, limits: LoadLimits) -> Loaded:
     pages: list[Page] = []
     warnings: list[str] = []
     failed = 0
+    ocr = None  # created when a page needs it
+    scanned = 0  # pages with an image and (almost) no text
     for i in range(n_pages):
         try:
             raw = reader.pages[i].extract_text() or ""
@@ -195,20 +247,44 @@ def load_pdf(name: str, data: bytes, limits: LoadLimits) -> Loaded:
             warnings.append(f"page {i + 1}: text cut to {limits.max_page_chars} characters (RAG_MAX_PAGE_CHARS)")
             raw = raw[: limits.max_page_chars]
         text = clean_text(raw)
+        label = ""
+        if len(text) < MIN_PAGE_CHARS and page_has_image(reader.pages[i]):
+            scanned += 1
+            ocr = ocr if ocr is not None else _ocr(name, limits)
+            if ocr:
+                found = _recognise_pdf_page(name, data, i, limits, ocr, warnings)
+                if len(found) > len(text):
+                    text, label = found, f"page {i + 1} (OCR)"
         if text:
-            pages.append(Page(i + 1, text))
+            pages.append(Page(i + 1, text, label))
     if not pages:
         if failed == n_pages:
             raise IngestError(name, f"corrupt PDF: no page could be read ({warnings[0].split(': ', 1)[1]})")
+        if scanned and ocr:
+            raise IngestError(name, f"no text: the PDF has only images, and {ocr.name} recognised no text in them")
         raise IngestError(
             name,
             "no text layer — needs OCR (the PDF contains only images or scanned pages; "
-            "OCR is not available in this installation)",
+            f"{ocr.why_not if ocr is not None else 'OCR found nothing to read'})",
         )
     texts = strip_repeated_lines([p.text for p in pages])
     if any(texts):  # a document of identical pages keeps its text
-        pages = [Page(p.number, t) for p, t in zip(pages, texts) if t]
+        pages = [Page(p.number, t, p.label) for p, t in zip(pages, texts) if t]
     return Loaded(pages=pages, n_pages=n_pages, warnings=warnings)
+
+
+def _recognise_pdf_page(name: str, data: bytes, i: int, limits: LoadLimits, ocr, warnings: list[str]) -> str:
+    """The OCR text of page ``i`` (0-based), rendered by PDFium; "" with a warning if it fails."""
+    from ingest.ocr import render_pdf_page
+
+    try:
+        image = render_pdf_page(data, i, limits.passwords)
+    except MemoryError:
+        raise IngestError(name, f"page {i + 1} is too large to render for OCR (possible decompression bomb)") from None
+    except Exception as e:  # noqa: BLE001 - PDFium raises its own errors on broken pages
+        warnings.append(f"page {i + 1}: could not be rendered for OCR ({_short(e)})")
+        return ""
+    return clean_text(ocr.recognise(image))[: limits.max_page_chars]
 
 
 def _has_eof_marker(data: bytes) -> bool:

@@ -176,6 +176,8 @@ class Ingestor:
             max_pages=s.max_pages,
             max_page_chars=s.max_page_chars,
             passwords=tuple(s.pdf_passwords),
+            # RAG_OCR (auto | off | rapidocr): a Settings field once it has one, else the environment.
+            ocr=str(getattr(s, "ocr", "") or os.environ.get("RAG_OCR", "auto")),
         )
 
     def ingest(

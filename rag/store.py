@@ -26,11 +26,11 @@ from pathlib import Path
 import numpy as np
 
 from rag.errors import StoreError
-from rag.types import ChunkSpan, Hit, Page
+from rag.types import ChunkSpan, Hit, Page, location_label
 
 logger = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: pages.label (see _MIGRATIONS)
 IDF_PRIOR_CHUNKS = 100  # see Store.idf
 DEFAULT_COLLECTION = "default"
 
@@ -58,6 +58,7 @@ CREATE TABLE IF NOT EXISTS pages (
     doc_id INTEGER NOT NULL REFERENCES documents(id) ON DELETE CASCADE,
     number INTEGER NOT NULL,
     text TEXT NOT NULL,
+    label TEXT NOT NULL DEFAULT '',
     PRIMARY KEY (doc_id, number)
 );
 CREATE TABLE IF NOT EXISTS chunks (
@@ -93,6 +94,24 @@ CREATE TRIGGER IF NOT EXISTS chunks_ad AFTER DELETE ON chunks BEGIN
     INSERT INTO chunks_fts(chunks_fts, rowid, text) VALUES ('delete', old.id, old.text);
 END;
 """
+
+
+
+def _add_page_labels(db: sqlite3.Connection) -> None:
+    """1 -> 2: a human label per page ("slide 7"); the pages stored before keep '' ("page N")."""
+    if "label" not in _columns(db, "pages"):
+        db.execute("ALTER TABLE pages ADD COLUMN label TEXT NOT NULL DEFAULT ''")
+
+
+# Version -> the step that brings a database of the version before it up to it. Each step
+# is idempotent and runs in the same transaction as the version bump, so a data directory
+# made by older code opens, is upgraded once, and keeps every document, page and vector.
+_MIGRATIONS = {2: _add_page_labels}
+
+
+def _columns(db: sqlite3.Connection, table: str) -> set[str]:
+    return {r[1] for r in db.execute(f"PRAGMA table_info({table})")}
+
 
 _STOPWORDS = frozenset(
     """a an and are as at be but by for from has have how i in is it its of on or that the
@@ -142,11 +161,30 @@ class Store:
                 "INSERT OR IGNORE INTO meta(key, value) VALUES ('schema_version', ?)",
                 (str(SCHEMA_VERSION),),
             )
+            self._migrate(db)
             db.execute("INSERT OR IGNORE INTO meta(key, value) VALUES ('index_version', '0')")
             db.execute(
                 "INSERT OR IGNORE INTO collections(name, created_at) VALUES (?, ?)",
                 (DEFAULT_COLLECTION, time.time()),
             )
+
+    def _migrate(self, db: sqlite3.Connection) -> None:
+        """Upgrade a database made by older code, step by step, inside the caller's transaction."""
+        version = int(db.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()[0])
+        if version > SCHEMA_VERSION:
+            logger.warning(
+                "%s: database schema %d is newer than this version of rag knows (%d)", self.path, version, SCHEMA_VERSION
+            )
+            return
+        for target in range(version + 1, SCHEMA_VERSION + 1):
+            step = _MIGRATIONS.get(target)
+            if step is not None:
+                logger.info("%s: upgrading the database schema to version %d", self.path, target)
+                step(db)
+            db.execute("UPDATE meta SET value=? WHERE key='schema_version'", (str(target),))
+
+    def schema_version(self) -> int:
+        return int(self.get_meta("schema_version", "0") or 0)
 
     # -- connections -------------------------------------------------------------
     @property
@@ -322,8 +360,8 @@ class Store:
             )
             doc_id = int(cur.lastrowid)
             db.executemany(
-                "INSERT INTO pages(doc_id, number, text) VALUES (?, ?, ?)",
-                [(doc_id, p.number, p.text) for p in pages],
+                "INSERT INTO pages(doc_id, number, text, label) VALUES (?, ?, ?, ?)",
+                [(doc_id, p.number, p.text, p.label) for p in pages],
             )
             ids: list[int] = []
             for c, v in zip(chunks, emb):
@@ -372,6 +410,18 @@ class Store:
     def page_text(self, doc_id: int, page: int) -> str:
         row = self.db.execute("SELECT text FROM pages WHERE doc_id=? AND number=?", (doc_id, page)).fetchone()
         return row[0] if row else ""
+
+    def page_label(self, doc_id: int, page: int) -> str:
+        """Where the page is in its file, as a reader would look for it ("slide 7", "page 3")."""
+        row = self.db.execute("SELECT label FROM pages WHERE doc_id=? AND number=?", (doc_id, page)).fetchone()
+        return location_label(page, row[0] if row else "")
+
+    def fill_locations(self, items: Iterable) -> None:
+        """Set ``location`` on hits and citations that lack it (built by code that copies only
+        ``doc_id`` and ``page``), from the stored page labels."""
+        for item in items:
+            if not getattr(item, "location", ""):
+                item.location = self.page_label(item.doc_id, item.page)
 
     # -- chunks --------------------------------------------------------------------
     def chunk_count(self) -> int:
@@ -446,8 +496,9 @@ class Store:
         for i in range(0, len(ids), 500):
             part = ids[i : i + 500]
             rows = self.db.execute(
-                'SELECT k.id, d.name, k.page, k.text, k.start, k."end", d.id, c.name '
+                'SELECT k.id, d.name, k.page, k.text, k.start, k."end", d.id, c.name, p.label '
                 "FROM chunks k JOIN documents d ON d.id=k.doc_id JOIN collections c ON c.id=d.collection_id "
+                "LEFT JOIN pages p ON p.doc_id=k.doc_id AND p.number=k.page "
                 f"WHERE k.id IN ({','.join('?' * len(part))})",
                 part,
             ).fetchall()
@@ -462,6 +513,7 @@ class Store:
                     end=r[5],
                     doc_id=r[6],
                     collection=r[7],
+                    location=location_label(r[2], r[8] or ""),
                 )
         return out
 

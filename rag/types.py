@@ -8,10 +8,25 @@ from typing import Any
 
 @dataclass(frozen=True)
 class Page:
-    """One page of extracted, cleaned text. ``number`` is 1-based (physical page in a PDF)."""
+    """One page of extracted, cleaned text. ``number`` is 1-based (physical page in a PDF).
+
+    ``number`` is the location index everything uses (chunks, citations, the page viewer);
+    ``label`` is what a reader looks for in the file: "slide 7", "sheet 'Budget' rows 2-41",
+    "section 'Travel'", "page 3 (OCR)". Empty means "page <number>".
+    """
 
     number: int
     text: str
+    label: str = ""
+
+    @property
+    def location(self) -> str:
+        return location_label(self.number, self.label)
+
+
+def location_label(page: int, label: str = "") -> str:
+    """The location a citation shows: the page's label, or "page N"."""
+    return label or f"page {page}"
 
 
 @dataclass(frozen=True)
@@ -40,6 +55,7 @@ class Hit:
     doc_id: int = 0
     collection: str = ""
     dense_score: float | None = None
+    location: str = ""  # the page's label ("slide 7"); see Page
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -52,6 +68,7 @@ class Hit:
             "start": self.start,
             "end": self.end,
             "collection": self.collection,
+            "location": location_label(self.page, self.location),
         }
 
 
@@ -67,9 +84,12 @@ class Citation:
     quote_start: int = -1  # character offsets of the quote within the page text
     quote_end: int = -1
     doc_id: int = 0
+    location: str = ""  # the page's label ("slide 7"); see Page
 
     def to_json(self) -> dict[str, Any]:
-        return asdict(self)
+        out = asdict(self)
+        out["location"] = location_label(self.page, self.location)
+        return out
 
 
 @dataclass
