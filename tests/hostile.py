@@ -17,6 +17,8 @@ from dataclasses import dataclass
 
 # Words that only occur in the documents that carry them, so a search can prove what is stored.
 GOOD_WORDS = ("quokka", "marmalade", "zeppelin", "tangerine", "obsidian", "saxophone")
+# Words of the office, web and scanned files of the corpus (each in one file only).
+FORMAT_WORDS = ("gondola", "periwinkle", "marzipan", "kiwifruit", "lighthouse", "accordion", "flamingo")
 
 
 @dataclass(frozen=True)
@@ -261,6 +263,148 @@ def utf16_text() -> bytes:
     return "A note saved as UTF-16 by an old editor.\n".encode("utf-16")
 
 
+def docx_file(paragraphs: Sequence[str], heading: str = "") -> bytes:
+    """A Word document written by python-docx: an optional heading, then paragraphs."""
+    import docx
+
+    d = docx.Document()
+    if heading:
+        d.add_heading(heading, 1)
+    for p in paragraphs:
+        d.add_paragraph(p)
+    buf = io.BytesIO()
+    d.save(buf)
+    return buf.getvalue()
+
+
+def pptx_file(slides: Sequence[tuple[str, str, str]]) -> bytes:
+    """A presentation written by python-pptx: (title, body, speaker notes) per slide."""
+    from pptx import Presentation
+
+    prs = Presentation()
+    for title, body, notes in slides:
+        slide = prs.slides.add_slide(prs.slide_layouts[1])
+        slide.shapes.title.text = title
+        slide.placeholders[1].text = body
+        if notes:
+            slide.notes_slide.notes_text_frame.text = notes
+    buf = io.BytesIO()
+    prs.save(buf)
+    return buf.getvalue()
+
+
+def xlsx_file(sheets: dict[str, Sequence[Sequence[object]]]) -> bytes:
+    """A workbook written by openpyxl: sheet title -> rows of values."""
+    import openpyxl
+
+    wb = openpyxl.Workbook()
+    wb.remove(wb.active)
+    for title, rows in sheets.items():
+        ws = wb.create_sheet(title)
+        for row in rows:
+            ws.append(list(row))
+    buf = io.BytesIO()
+    wb.save(buf)
+    return buf.getvalue()
+
+
+def eml_file(subject: str, body: str, sender: str = "Ann Lee <ann@example.org>") -> bytes:
+    """An e-mail message written by the standard library."""
+    from email.message import EmailMessage
+
+    msg = EmailMessage()
+    msg["From"], msg["To"], msg["Subject"] = sender, "team@example.org", subject
+    msg["Date"] = "Mon, 05 Feb 2024 09:30:00 +0000"
+    msg.set_content(body)
+    return msg.as_bytes()
+
+
+def text_image(lines: Sequence[str], size: tuple[int, int] = (1240, 1754)) -> object:
+    """A white page with black lines of text, as a scanner would see it (a PIL image)."""
+    from PIL import Image, ImageDraw, ImageFont
+
+    img = Image.new("L", size, 255)
+    draw = ImageDraw.Draw(img)
+    try:
+        font = ImageFont.truetype("DejaVuSans.ttf", 40)
+    except OSError:
+        font = ImageFont.load_default(size=40)
+    for i, line in enumerate(lines):
+        draw.text((100, 150 + 80 * i), line, fill=0, font=font)
+    return img
+
+
+def scanned_pdf(pages: Sequence[Sequence[str]]) -> bytes:
+    """A PDF of page images of text, without a text layer (what a scanner writes)."""
+    from reportlab.lib.pagesizes import A4
+    from reportlab.lib.utils import ImageReader
+    from reportlab.pdfgen import canvas
+
+    buf = io.BytesIO()
+    c = canvas.Canvas(buf, pagesize=A4, invariant=1)
+    for lines in pages:
+        c.drawImage(ImageReader(text_image(lines)), 0, 0, width=A4[0], height=A4[1])
+        c.showPage()
+    c.save()
+    return buf.getvalue()
+
+
+def png_bytes(img) -> bytes:
+    buf = io.BytesIO()
+    img.save(buf, format="PNG")
+    return buf.getvalue()
+
+
+def huge_png(side: int = 20_000) -> bytes:
+    """A PNG of ``side`` x ``side`` white pixels: a few hundred KB that decode to gigabytes."""
+    import struct
+
+    def chunk(kind: bytes, body: bytes) -> bytes:
+        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+
+    comp = zlib.compressobj(9)
+    row = b"\x00" + b"\xff" * side  # filter byte, then one grey byte per pixel
+    raw = b"".join(comp.compress(row) for _ in range(side)) + comp.flush()
+    ihdr = struct.pack(">IIBBBBB", side, side, 8, 0, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", raw) + chunk(b"IEND", b"")
+
+
+def zip_bomb_docx(inflated_mb: int = 200) -> bytes:
+    """A real DOCX with one extra part of zeros that inflates to ``inflated_mb`` MB."""
+    import zipfile
+
+    buf = io.BytesIO(docx_file(["A harmless looking letter."]))
+    with zipfile.ZipFile(buf, "a", zipfile.ZIP_DEFLATED) as zf, zf.open("word/media/image1.bin", "w") as f:
+        block = b"\x00" * (1 << 20)
+        for _ in range(inflated_mb):
+            f.write(block)
+    return buf.getvalue()
+
+
+BILLION_LAUGHS = (
+    b'<?xml version="1.0"?>\n<!DOCTYPE lolz [\n <!ENTITY lol "lol">\n'
+    + b"".join(
+        b' <!ENTITY lol%d "%s">\n' % (i, (b"&lol%d;" % (i - 1) if i > 1 else b"&lol;") * 10) for i in range(1, 10)
+    )
+    + b"]>\n"
+)
+
+
+def billion_laughs_office(data: bytes, part: str) -> bytes:
+    """An Office file whose ``part`` declares the nested entities of the billion-laughs attack."""
+    import zipfile
+
+    src = zipfile.ZipFile(io.BytesIO(data))
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as zf:
+        for info in src.infolist():
+            body = src.read(info)
+            if info.filename == part:
+                body = BILLION_LAUGHS + body.split(b"?>", 1)[1].replace(b"<w:t>", b"<w:t>&lol9;", 1)
+            zf.writestr(info, body)
+    return out.getvalue()
+
+
 def corpus() -> list[Case]:
     """Every hostile case, plus good files that must be ingested in the same batch."""
     w = GOOD_WORDS
@@ -279,7 +423,9 @@ def corpus() -> list[Case]:
         Case("empty.md", b"", False, "empty"),
         Case("blank.txt", b"  \n\t\n  \n", False, "no text"),
         Case("locked.pdf", encrypted_pdf("s3cret-pw", prose("vault")), False, "password"),
-        Case("scanned.pdf", image_only_pdf(), False, "no text layer — needs ocr"),
+        # With OCR (RAG_OCR=auto, RapidOCR installed) a scan is read; a scan of no text is not.
+        Case("scanned.pdf", scanned_pdf([[f"The {FORMAT_WORDS[6]} stands on one leg."]]), True, word=FORMAT_WORDS[6]),
+        Case("blank-scan.pdf", image_only_pdf(), False, "recognised no text"),
         Case("bomb.pdf", bomb_pdf(300), False, "decompression bomb"),
         Case("page-tree-bomb.pdf", page_tree_bomb_pdf(), False, "pages"),
         Case("javascript.pdf", js_and_attachment_pdf(w[1]), True, word=w[1]),
@@ -289,6 +435,27 @@ def corpus() -> list[Case]:
         Case("latin1.txt", latin1_text(), False, "utf-8"),
         Case("utf16.txt", utf16_text(), False, "utf-16"),
         Case("notes.md", f"# Notes\n\nThe {w[3]} grove needs water twice a week.\n".encode(), True, word=w[3]),
+        *format_cases(),
+    ]
+
+
+def format_cases() -> list[Case]:
+    """Good and hostile files of the formats read by their own libraries."""
+    f = FORMAT_WORDS
+    good_docx = docx_file([f"The {f[0]} crosses the lagoon at dawn."], heading="Venice")
+    return [
+        Case("letter.docx", good_docx, True, word=f[0]),
+        Case("deck.pptx", pptx_file([("Colours", f"A {f[1]} blue wall.", "Say it slowly.")]), True, word=f[1]),
+        Case("budget.xlsx", xlsx_file({"Budget": [["Item", "Cost"], [f"{f[2]} cake", 12]]}), True, word=f[2]),
+        Case(
+            "page.html", f"<html><body><h1>Fruit</h1><p>The {f[3]} is ripe.</p></body></html>".encode(), True, word=f[3]
+        ),
+        Case("note.eml", eml_file("Coast", f"The {f[4]} keeper retires in May."), True, word=f[4]),
+        Case("bomb.docx", zip_bomb_docx(200), False, "zip bomb"),
+        Case("laughs.docx", billion_laughs_office(good_docx, "word/document.xml"), False, "billion-laughs"),
+        Case("huge.png", huge_png(), False, "decompression bomb"),
+        Case("fake.docx", b"Just some text pretending to be Word.\n", False, "not a docx file"),
+        Case("broken.xlsx", b"PK\x03\x04" + random_bytes(3000), False, "corrupt xlsx"),
     ]
 
 

@@ -127,12 +127,32 @@ def test_pdf_with_only_an_owner_password_is_read(settings):
     assert _found(rag, "numbat") == {"owner-only.pdf"}
 
 
-def test_image_only_pdf_says_ocr_is_needed_and_unavailable(settings):
+def test_scanned_pdf_with_ocr_off_says_ocr_is_needed(settings, monkeypatch):
+    monkeypatch.setenv("RAG_OCR", "off")
     rag = _engine(settings)
-    (r,) = rag.ingest_sources([Source("scan.pdf", data=hostile.image_only_pdf())]).results
+    data = hostile.scanned_pdf([["The heron waits in the reeds."]])
+    (r,) = rag.ingest_sources([Source("scan.pdf", data=data)]).results
     assert r.status == "failed"
     assert "no text layer — needs OCR" in r.reason
-    assert "OCR is not available" in r.reason
+    assert "RAG_OCR=off" in r.reason
+    assert _found(rag, "heron") == set()
+
+
+def test_scanned_pdf_is_read_by_ocr_and_its_page_marked(settings):
+    rag = _engine(settings)
+    data = hostile.scanned_pdf([["The heron waits in the reeds."], ["A kingfisher dives for fish."]])
+    (r,) = rag.ingest_sources([Source("scan.pdf", data=data)]).results
+    assert r.status == "added", r.reason
+    (hit,) = [h for h in rag.search("kingfisher", k=3, mode="bm25") if h.doc == "scan.pdf"]
+    assert hit.page == 2 and hit.location == "page 2 (OCR)"
+    assert hit.to_json()["location"] == "page 2 (OCR)" and hit.to_json()["page"] == 2
+
+
+def test_unknown_ocr_engine_is_named_in_the_reason(settings, monkeypatch):
+    monkeypatch.setenv("RAG_OCR", "nonsense")
+    rag = _engine(settings)
+    (r,) = rag.ingest_sources([Source("scan.pdf", data=hostile.scanned_pdf([["Words"]]))]).results
+    assert r.status == "failed" and "RAG_OCR must be auto, off or one of rapidocr" in r.reason
 
 
 @pytest.mark.parametrize(("max_pages", "status"), [(20, "failed"), (40, "added")])
