@@ -32,14 +32,19 @@ class ExtractJob:
     path: Path  # where the bytes are
 
 
+OCR_MEMORY_MB = 2048  # more address space a parser may take once a page needs OCR
+
+
 def _harden(max_memory_mb: int, timeout_s: float) -> None:
     """Limits for a parser process: memory, CPU time, recursion; quiet pypdf."""
     import resource
     import sys
 
     if max_memory_mb > 0:
+        # The hard limit leaves room that only OCR claims (ingest/ocr.py): its engine and a
+        # rendered page need about 1.6 GB of address space on their own.
         soft = max_memory_mb * 1024 * 1024
-        resource.setrlimit(resource.RLIMIT_AS, (soft, soft))
+        resource.setrlimit(resource.RLIMIT_AS, (soft, soft + OCR_MEMORY_MB * 1024 * 1024))
     if timeout_s > 0:
         # A backstop for the parent's wall-clock deadline: it also holds if the parent was killed.
         cpu = int(timeout_s) + 5
@@ -93,7 +98,7 @@ def _worker(conn, job: ExtractJob, limits: LoadLimits, max_memory_mb: int, timeo
     except RecursionError:
         result = ("error", "malformed file: objects nest too deeply or refer to themselves")
     except BaseException as e:  # noqa: BLE001 - report anything as a failed file
-        result = ("error", f"could not be read ({type(e).__name__}: {str(e)[:160]})")
+        result = ("error", f"could not be read ({type(e).__name__}: {_last_line(str(e))[:160]})")
     try:
         conn.send(result)
     except Exception as e:  # noqa: BLE001 - e.g. too big for memory
@@ -103,6 +108,13 @@ def _worker(conn, job: ExtractJob, limits: LoadLimits, max_memory_mb: int, timeo
             pass
     finally:
         conn.close()
+
+
+def _last_line(message: str) -> str:
+    """The line of an error message that says what went wrong: some libraries (ONNX Runtime
+    under RapidOCR) put a whole traceback in it, whose last line is the error."""
+    lines = [line.strip() for line in message.strip().splitlines() if line.strip()]
+    return lines[-1] if lines else ""
 
 
 def _received(name: str, message: object) -> Loaded | IngestError:

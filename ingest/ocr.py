@@ -51,10 +51,23 @@ class OCR:
         if self._engine is None:
             from rapidocr_onnxruntime import RapidOCR
 
+            _claim_ocr_memory()
+
             threads = max(1, min(4, os.cpu_count() or 1))
             self._engine = RapidOCR(intra_op_num_threads=threads, inter_op_num_threads=1)
         result, _ = self._engine(np.asarray(image.convert("RGB")))
         return lines_from_boxes(result or [])
+
+
+def _claim_ocr_memory() -> None:
+    """Raise this parser process's memory limit to the room kept for OCR (its hard limit,
+    set by ingest/extract.py): the engine's arenas and a rendered page need more address
+    space than parsing a text file does."""
+    import resource
+
+    soft, hard = resource.getrlimit(resource.RLIMIT_AS)
+    if soft != resource.RLIM_INFINITY and (hard == resource.RLIM_INFINITY or hard > soft):
+        resource.setrlimit(resource.RLIMIT_AS, (hard, hard))
 
 
 def _importable(module: str) -> bool:

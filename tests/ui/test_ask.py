@@ -98,10 +98,15 @@ def test_follow_up_uses_the_conversation_and_new_conversation_clears_it(make_app
     app.upload([("orchard.pdf", pdf_bytes)])
     app.goto("ask")
     _ask(app, CIDER_Q)
+    engine = app.built[-1]
+    seen = []
+    retrieve = engine.retrieve
+    engine.retrieve = lambda q, history=(), *a, **kw: seen.append((q, list(history))) or retrieve(q, history, *a, **kw)
     at = _ask(app, "And when was it installed?")
     assert len(at.chat_message) == 4
-    last = at.session_state["messages"][-1]["answer"]
-    assert "cider press" in last.standalone_question  # the history reached the engine
+    ((question, history),) = seen  # the history reached the engine
+    assert question == "And when was it installed?"
+    assert [m["role"] for m in history] == ["user", "assistant"] and history[0]["content"] == CIDER_Q
 
     at.button(key="new-conversation").click()
     at = app.run()

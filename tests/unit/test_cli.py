@@ -34,7 +34,7 @@ def docs(tmp_path):
     (folder / "sub").mkdir(parents=True)
     (folder / "tides.md").write_text("# Tides\n\nThe harbour tide rises twice daily at Harbor Point.")
     (folder / "sub" / "ferry.txt").write_text("The ferry leaves at noon from pier seven.\n\nTickets cost four dollars.")
-    (folder / "ignored.docx").write_bytes(b"PK\x03\x04 not supported")
+    (folder / "ignored.xyz").write_bytes(b"not a document format")
     return folder
 
 

@@ -16,6 +16,8 @@ from pathlib import Path
 
 import pytest
 
+from ingest.extract import ExtractJob, extract_all
+from ingest.loaders import LoadLimits
 from ingest.pipeline import IngestReport, Source
 from rag.engine import RAG
 from tests import hostile
@@ -200,8 +202,6 @@ def test_slow_file_is_stopped_after_the_time_limit_and_the_batch_goes_on(setting
 
 def test_decompression_bomb_cannot_exhaust_memory(tmp_path):
     """Under a small address-space limit the worker fails cleanly instead of taking the machine down."""
-    from ingest.extract import ExtractJob, extract_all
-    from ingest.loaders import LoadLimits
 
     bomb = tmp_path / "bomb.pdf"
     bomb.write_bytes(hostile.bomb_pdf(70))  # just under pypdf's own 75 MB stream limit
@@ -345,3 +345,13 @@ def test_aes_encrypted_pdf_without_the_crypto_package_says_what_to_install(monke
     monkeypatch.setattr(pypdf.PdfReader, "decrypt", needs_crypto)
     with pytest.raises(IngestError, match=r"install the 'cryptography' package"):
         load_bytes("aes.pdf", hostile.encrypted_pdf("", hostile.prose("bilby")), LoadLimits())
+
+
+def test_ocr_has_room_beyond_the_parsers_memory_limit(tmp_path):
+    # OCR's engine needs about 1.6 GB of address space; a parser limited to 1 GB still
+    # recognises a scanned page, as the limit keeps room that only OCR claims.
+    path = tmp_path / "scan.pdf"
+    path.write_bytes(hostile.scanned_pdf([["The heron waits in the reeds."]]))
+    ((_, loaded),) = extract_all([ExtractJob("scan.pdf", path)], LoadLimits(), workers=1, max_memory_mb=1024)
+    assert not isinstance(loaded, Exception), loaded
+    assert "heron" in loaded.pages[0].text.lower() and loaded.pages[0].label == "page 1 (OCR)"
