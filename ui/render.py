@@ -39,6 +39,7 @@ CSS = """
 .rag-passage mark, .rag-hit mark { background: #ffe066; color: #1a1a1a; padding: 0 1px; border-radius: 2px; }
 .rag-hit { overflow-wrap: anywhere; line-height: 1.55; }
 .rag-name { overflow-wrap: anywhere; word-break: break-word; }
+.rag-uncited { opacity: 0.8; font-size: 0.85em; font-style: italic; }
 .rag-quote { margin: 0.5rem 0; padding: 0.3rem 0.8rem; border-left: 4px solid #ffd600;
   background: rgba(255, 214, 0, 0.12); overflow-wrap: anywhere; font-size: 0.95em; }
 </style>
@@ -60,6 +61,14 @@ div[data-testid="stButtonGroup"] button[aria-checked="true"] { color: inherit; f
 """
 
 _MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|>~$<&])")
+
+
+def where(page: int, location: str = "", short: bool = False) -> str:
+    """Where a passage is, as its reader would look for it: the page's label ("slide 7",
+    "sheet 'Budget' rows 2-31") or "page N" ("p. N" when ``short``)."""
+    if location and location != f"page {page}":
+        return location
+    return f"p. {page}" if short else f"page {page}"
 
 
 def md_escape(text: str) -> str:

@@ -20,7 +20,9 @@ from ui.state import Runtime
 
 logger = logging.getLogger(__name__)
 
-UPLOAD_TYPES = ["pdf", "txt", "md", "markdown"]
+# What the uploaders accept: every format ingestion reads (ingest/loaders.py).
+UPLOAD_TYPES = sorted(s.lstrip(".") for s in SUPPORTED_SUFFIXES)
+FORMATS = "PDF, Word, PowerPoint, Excel/CSV, HTML, e-mail, image, text or Markdown"
 SAMPLE_DOCS = Path(__file__).resolve().parent.parent / "sample_docs"
 _ICON = {
     "added": ":green[:material/check_circle:]",
@@ -104,6 +106,6 @@ def show_summary(report: IngestReport) -> None:
         st.markdown(result_line(r))
     ok = [r for r in report.results if r.ok]
     if ok:
-        with st.expander(f"Details ({len(ok)} files)"):
+        with st.expander(f"Details ({len(ok)} file{'s' if len(ok) > 1 else ''})"):
             for r in ok:
                 st.markdown(result_line(r))

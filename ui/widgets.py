@@ -5,7 +5,7 @@ from __future__ import annotations
 import html
 import logging
 import mimetypes
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import streamlit as st
@@ -57,14 +57,23 @@ def source_label(n: int, hit: Hit) -> str:
     return f"[{n}] {render.short_name(hit.doc, 40)} · p. {hit.page}"
 
 
-def sources_list(hits: Sequence[Hit], expanded: bool = False) -> None:
-    """The passages an answer was built from, each expandable."""
+def sources_list(hits: Sequence[Hit], cited: Mapping[int, int] | None = None, expanded: bool = False) -> None:
+    """The passages an answer was built from, in retrieval order, each expandable.
+
+    ``cited`` maps a passage's chunk id to the number the answer cites it by: those passages
+    carry their [n], the others say they were not cited. Without it (while the answer is
+    being written) passages carry no number, so none can be taken for a citation."""
     if not hits:
         return
-    with st.expander(f"Sources ({len(hits)})", expanded=expanded, icon=":material/library_books:"):
-        for n, h in enumerate(hits, 1):
+    label = f"Sources ({len(hits)}" + (f" · {len(set(cited.values()))} cited)" if cited is not None else ")")
+    with st.expander(label, expanded=expanded, icon=":material/library_books:"):
+        for h in hits:
+            n = (cited or {}).get(h.chunk_id)
+            mark = f"<b>[{n}]</b> " if n else ""
+            tail = ' <span class="rag-uncited">· not cited</span>' if cited is not None and not n else ""
             show_html(
-                f'<div class="rag-name"><b>[{n}]</b> {html.escape(h.doc)} · page {h.page}</div>'
+                f'<div class="rag-name">{mark}{html.escape(h.doc)} · {html.escape(render.where(h.page, h.location))}'
+                f"{tail}</div>"
                 f'<div class="rag-passage">{html.escape(h.text)}</div>'
             )
 
@@ -97,7 +106,13 @@ def citation_viewer(engine: RAG, c: Citation, key: str) -> None:
     else:
         details, page = st.container(), st.container()
     with details:
-        show_html(f'<div class="rag-name"><b>{html.escape(doc.name)}</b><br>page {c.page} of {doc.n_pages}</div>')
+        at = render.where(c.page, c.location)
+        of = (
+            f"page {c.page} of {doc.n_pages}"
+            if at == f"page {c.page}"
+            else f"{html.escape(at)} ({c.page} of {doc.n_pages})"
+        )
+        show_html(f'<div class="rag-name"><b>{html.escape(doc.name)}</b><br>{of}</div>')
     with page:
         located = False
         if is_pdf:

@@ -36,6 +36,41 @@ def test_upload_then_ask_shows_answer_with_citation_chips(make_app, pdf_bytes):
     assert "Sources (" in "".join(e.label for e in at.expander)
 
 
+def test_the_source_list_marks_the_passages_the_answer_cited(make_app, pdf_bytes):
+    app = make_app(generator=FakeGenerator(reply=CIDER_A))
+    app.upload([("orchard.pdf", pdf_bytes)])
+    app.goto("ask")
+    at = _ask(app, CIDER_Q)
+    (sources,) = [e for e in at.expander if e.label.startswith("Sources (")]
+    assert sources.label.endswith(" · 1 cited)")
+    names = [
+        h.value.split("</div>")[0] for h in app.at.html if 'class="rag-name"' in h.value and "rag-passage" in h.value
+    ]
+    cited = [n for n in names if "<b>[1]</b> orchard.pdf · page 2" in n]
+    assert len(cited) == 1 and "not cited" not in cited[0]
+    others = [n for n in names if n not in cited]
+    assert others and all("not cited" in n and "<b>[" not in n for n in others)
+
+
+def test_a_slide_is_cited_by_its_slide_number(make_app):
+    from tests import hostile
+
+    deck = hostile.pptx_file(
+        [
+            ("Welcome", "The onboarding deck for new staff.", ""),
+            ("Parking", "Staff park in the north lot behind the greenhouse.", "Badges open the gate."),
+        ]
+    )
+    app = make_app(generator=FakeGenerator(reply="Staff park in the north lot behind the greenhouse [1]."))
+    app.upload([("onboarding.pptx", deck)])
+    app.goto("ask")
+    at = _ask(app, "Where do staff park?")
+    assert at.pills[0].options == ["[1] onboarding.pptx · slide 2"]
+    at.pills[0].set_value(at.pills[0].options[0])
+    app.run()
+    assert "slide 2 (2 of 2)" in app.texts()
+
+
 def test_choosing_a_citation_shows_the_page_image_and_a_download(make_app, pdf_bytes):
     app = make_app(generator=FakeGenerator(reply=CIDER_A))
     app.upload([("orchard.pdf", pdf_bytes)])

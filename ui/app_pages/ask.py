@@ -24,7 +24,7 @@ from ui.widgets import citation_viewer, scope_filters, show_html, sources_list
 logger = logging.getLogger(__name__)
 
 HISTORY_TURNS = 6  # prior messages passed to the engine to resolve follow-up questions
-CHAT_PLACEHOLDER = "Ask a question, or attach PDF, TXT or Markdown files"
+CHAT_PLACEHOLDER = "Ask a question, or attach files to ask about"
 SAMPLES_LABEL = "Try the sample documents"
 # Questions the sample documents answer (docs/sample_docs.md), offered once they are added.
 SAMPLE_QUESTIONS = [
@@ -48,7 +48,7 @@ def _copy_text(a: Answer) -> str:
     lines = [a.answer]
     if a.citations:
         lines.append("")
-        lines += [f"[{c.n}] {c.doc}, page {c.page}" for c in a.citations]
+        lines += [f"[{c.n}] {c.doc}, {render.where(c.page, c.location)}" for c in a.citations]
     return "\n".join(lines)
 
 
@@ -131,13 +131,16 @@ def _show_answer(rt: Runtime, m: dict[str, Any], last: bool) -> None:
         chosen = st.pills(
             "Citations — choose one to see the page",
             list(by_n),
-            format_func=lambda n: f"[{n}] {render.short_name(by_n[n].doc, 32)} · p. {by_n[n].page}",
+            format_func=lambda n: (
+                f"[{n}] {render.short_name(by_n[n].doc, 32)} · "
+                f"{render.short_name(render.where(by_n[n].page, by_n[n].location, short=True), 32)}"
+            ),
             key=f"cite-{m['id']}",
         )
         if chosen is not None:
             with st.container(border=True):
                 citation_viewer(rt.engine, by_n[chosen], key=f"view-{m['id']}")
-    sources_list(a.sources)
+    sources_list(a.sources, {c.chunk_id: c.n for c in a.citations})
     if a.timings.get("total"):
         st.caption(f"Answered in {a.timings['total']:.1f} s")
     if last:
@@ -166,6 +169,8 @@ def _stream_answer(rt: Runtime, question: str, history: list[dict[str, str]], sc
             text_box.markdown(render.md_escape(text) + " ▌")
         elif ev.kind == "done":
             answer = ev.value
+            # Where each passage is, as its reader looks for it (slide 7, sheet 'Budget' …).
+            rt.engine.store.fill_locations([*answer.citations, *answer.sources])
     note.empty()
     return {"role": "assistant", "id": uuid.uuid4().hex[:8], "answer": answer}
 
@@ -178,8 +183,8 @@ def _welcome(may_upload: bool, drop_key: str) -> None:
             st.info("You may not upload to any collection; ask an admin to add you.", icon=":material/lock:")
             return
         st.markdown(
-            "Add PDF, TXT or Markdown files, then ask a question about them: every answer points at the "
-            "page it comes from. You can also attach files to a question with the paperclip in the box below."
+            f"Add {uploads.FORMATS} files, then ask a question about them: every answer points at the "
+            "page it comes from. Files can also come with a question: attach them with the **+** of the question box below."
         )
         st.file_uploader(
             "Drop files here to add them to your library",

@@ -32,7 +32,7 @@ def _upload(rt: Runtime) -> None:
     )
     gen = session("uploader-generation", 0)
     files = st.file_uploader(
-        "Upload PDF, TXT or Markdown files",
+        f"Upload {uploads.FORMATS} files",
         type=uploads.UPLOAD_TYPES,
         accept_multiple_files=True,
         key=f"uploader-{gen}",

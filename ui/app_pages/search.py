@@ -18,7 +18,7 @@ logger = logging.getLogger(__name__)
 
 def hit_html(rank: int, hit: Hit, terms: list[str]) -> str:
     head = (
-        f'<div class="rag-name"><b>{rank}. {html.escape(hit.doc)}</b> · page {hit.page}'
+        f'<div class="rag-name"><b>{rank}. {html.escape(hit.doc)}</b> · {html.escape(render.where(hit.page, hit.location))}'
         f' <span style="opacity:0.75">· {html.escape(hit.collection)} · score {hit.score:.3f}</span></div>'
     )
     return head + f'<div class="rag-hit">{render.highlight_terms(hit.text, terms)}</div>'
@@ -42,6 +42,7 @@ def render_page(rt: Runtime) -> None:
         return
     with st.spinner("Searching…"):
         hits = rt.engine.search(query, k=k, collections=collections, doc_ids=doc_ids)
+        rt.engine.store.fill_locations(hits)
     if not hits:
         st.info("No passage matches this query.", icon=":material/search_off:")
         return
