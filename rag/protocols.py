@@ -88,4 +88,3 @@ class AnswerScorer(Protocol):
     def confidence(self, view: np.ndarray) -> float:
         """The probability that the best candidate (its question-level view) is right."""
         ...
-

@@ -96,7 +96,6 @@ END;
 """
 
 
-
 def _add_page_labels(db: sqlite3.Connection) -> None:
     """1 -> 2: a human label per page ("slide 7"); the pages stored before keep '' ("page N")."""
     if "label" not in _columns(db, "pages"):
@@ -173,7 +172,10 @@ class Store:
         version = int(db.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()[0])
         if version > SCHEMA_VERSION:
             logger.warning(
-                "%s: database schema %d is newer than this version of rag knows (%d)", self.path, version, SCHEMA_VERSION
+                "%s: database schema %d is newer than this version of rag knows (%d)",
+                self.path,
+                version,
+                SCHEMA_VERSION,
             )
             return
         for target in range(version + 1, SCHEMA_VERSION + 1):

@@ -113,9 +113,7 @@ def announced(sentence: str) -> int | None:
     return 0 if sentence.rstrip().endswith(":") else None
 
 
-def _list_items(
-    i: int, spans: list[tuple[int, int]], blocks: list[int], entries: list[bool], count: int
-) -> list[int]:
+def _list_items(i: int, spans: list[tuple[int, int]], blocks: list[int], entries: list[bool], count: int) -> list[int]:
     """The sentences after sentence ``i`` that are the items it announces: the list entries
     (bullets, numbers, "Label: ...") that follow when it ends its paragraph, ``count`` of
     them (a list entry is one item however many sentences it has), or all that follow when

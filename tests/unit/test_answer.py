@@ -63,7 +63,9 @@ LEVELS = (
 
 
 def _completed(question: str, text: str, starts: str):
-    (c,) = [c for c in generate(question, [_hit(text)]).candidates if c.kind == "sentence" and c.text.startswith(starts)]
+    (c,) = [
+        c for c in generate(question, [_hit(text)]).candidates if c.kind == "sentence" and c.text.startswith(starts)
+    ]
     return c.completed(text)
 
 

@@ -65,18 +65,31 @@ def test_an_unknown_backend_names_the_setting_and_the_choices():
         make_embedder(Settings(embed_backend="fast"))
 
 
-def test_auto_picks_the_first_installed_backend_that_matched_torch(installed, tmp_path):
+def test_auto_is_torch_while_no_faster_backend_has_matched_its_quality(installed):
+    installed.update({"onnx", "onnx-int8", "openvino"})
+    assert embedders.AUTO_ORDER == ()  # docs/benchmarks.md: each measured slower or below torch
+    assert resolve_backend("auto", "bundled", "cpu") == "torch"
+    assert isinstance(make_embedder(Settings()), SentenceTransformerEmbedder)
+
+
+def test_auto_picks_the_first_installed_backend_of_its_list(installed, monkeypatch, tmp_path):
+    monkeypatch.setattr(embedders, "AUTO_ORDER", ("openvino", "onnx"))
     model = str(fake_model_dir(tmp_path / "m"))
     assert resolve_backend("auto", model, "cpu") == "torch"  # nothing exported is installed
-    installed.add("onnx-int8")  # installed, but not measured equal in quality: never chosen by auto
+    installed.add("onnx-int8")  # installed, but not in the list: never chosen by auto
     assert resolve_backend("auto", model, "cpu") == "torch"
+    installed.add("onnx")
+    assert resolve_backend("auto", model, "cpu") == "onnx"
     installed.add("openvino")
     assert resolve_backend("auto", model, "cpu") == "openvino"
 
 
-def test_auto_keeps_torch_on_a_gpu_and_for_models_it_cannot_export(installed, tmp_path):
+def test_auto_keeps_torch_on_a_gpu_and_for_models_it_cannot_export(installed, monkeypatch, tmp_path):
+    monkeypatch.setattr(embedders, "AUTO_ORDER", ("openvino",))
     installed.add("openvino")
-    assert resolve_backend("auto", str(fake_model_dir(tmp_path / "m")), "cuda") == "torch"
+    model = str(fake_model_dir(tmp_path / "m"))
+    assert resolve_backend("auto", model, "cpu") == "openvino"
+    assert resolve_backend("auto", model, "cuda") == "torch"
     assert resolve_backend("auto", "BAAI/bge-small-en-v1.5", "cpu") == "torch"  # not a local folder
     max_pooled = fake_model_dir(tmp_path / "max", pooling="pooling_mode_max_tokens")
     assert resolve_backend("auto", str(max_pooled), "cpu") == "torch"
