@@ -6,6 +6,9 @@ Targets (each optional, see ``--targets``):
   is shared by every asker and requests are served one at a time in arrival order (FairLock).
 * ``openai``: the Python API with the ``openai`` backend pointed at a local llama-cpp-python
   server (started here, serving the bundled GGUF).
+* ``api``: `rag api` (started here) with the bundled defaults: streamed chat completions'
+  time to first token against ``rag ask`` in-process on the same questions, then 1/4/16
+  concurrent HTTP clients, errors counted.
 * ``health``: Streamlit's ``/_stcore/health`` of a running ``rag serve`` (started here), hit by
   1/4/16 concurrent clients, and probed every 0.25 s while the askers above are running.
 
@@ -258,6 +261,80 @@ def stop_group(proc: subprocess.Popen) -> None:
 
 
 # -- reporting -----------------------------------------------------------------------------------
+def start_api(data_dir: Path, port: int, max_new_tokens: int, timeout: float = 120.0) -> subprocess.Popen:
+    """`rag api` on ``data_dir`` in its own process group; returns once /healthz answers."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("RAG_")}
+    env.update(RAG_DATA_DIR=str(data_dir), RAG_LLM_MAX_NEW_TOKENS=str(max_new_tokens))
+    cmd = [str(Path(sys.executable).parent / "rag"), "api", "--port", str(port)]
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        try:
+            http_get(f"http://127.0.0.1:{port}/healthz", timeout=2)
+            return proc
+        except OSError:
+            time.sleep(0.5)
+    stop_group(proc)
+    raise RuntimeError("rag api did not start")
+
+
+def api_ask(base: str, question: str) -> Sample:
+    """One streamed chat completion: time to the first content chunk and to [DONE]."""
+    import httpx
+
+    t0 = time.perf_counter()
+    first = None
+    body = {"model": "rag", "stream": True, "messages": [{"role": "user", "content": question}]}
+    with httpx.stream("POST", f"{base}/v1/chat/completions", json=body, timeout=600) as r:
+        r.raise_for_status()
+        for line in r.iter_lines():
+            if first is None and line.startswith("data: {") and '"content": "' in line and '"content": ""' not in line:
+                first = time.perf_counter() - t0
+            if line == "data: [DONE]":
+                break
+    total = time.perf_counter() - t0
+    return Sample(first if first is not None else total, total)
+
+
+def api_level(base: str, clients: int, n: int) -> dict:
+    """``clients`` threads asking ``n`` questions in all through the API; errors counted."""
+    jobs: queue.Queue = queue.Queue()
+    for i in range(n):
+        jobs.put(QUESTIONS[i % len(QUESTIONS)])
+    samples: list[Sample] = []
+    errors: list[str] = []
+
+    def client() -> None:
+        while True:
+            try:
+                q = jobs.get_nowait()
+            except queue.Empty:
+                return
+            try:
+                samples.append(api_ask(base, q))
+            except Exception as e:  # noqa: BLE001 - counted, the figure this measures
+                errors.append(repr(e))
+
+    t0 = time.perf_counter()
+    threads = [threading.Thread(target=client) for _ in range(clients)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    wall = time.perf_counter() - t0
+    ttft = [s.ttft for s in samples]
+    total = [s.total for s in samples]
+    return {
+        "clients": clients,
+        "requests": n,
+        "errors": len(errors),
+        "per_s": len(samples) / wall if wall else 0.0,
+        "ttft_p50": percentile(ttft, 50),
+        "ttft_p95": percentile(ttft, 95),
+        "total_p95": percentile(total, 95),
+    }
+
+
 def fmt(v: float, unit: str = "s") -> str:
     if isinstance(v, float) and math.isnan(v):
         return "-"
@@ -359,6 +436,39 @@ def main(argv: list[str] | None = None) -> int:
                     f"| {r['clients']} | {r['requests']} | {r['req_per_s']:.0f} | {fmt(r['p50_ms'], 'ms')} | "
                     f"{fmt(r['p95_ms'], 'ms')} | {r['failed']} |"
                 )
+
+        if "api" in targets:
+            from tests.integration.llama_server import free_port
+
+            port = free_port()
+            api = start_api(data, port, args.max_new_tokens)
+            try:
+                url = f"http://127.0.0.1:{port}"
+                local = RAG(Settings.from_env(data_dir=data, llm_max_new_tokens=args.max_new_tokens), embedder=emb)
+                ask_once(local, WARM_UP)
+                api_ask(url, WARM_UP)  # neither counted
+                pairs = []
+                for q in QUESTIONS:  # interleaved, the same question each way
+                    pairs.append((ask_once(local, q).ttft, api_ask(url, q).ttft))
+                cli_p50 = percentile([a for a, _ in pairs], 50)
+                api_p50 = percentile([b for _, b in pairs], 50)
+                print(
+                    "\n## `rag api` streamed chat completions against `rag ask` in-process (same questions, interleaved)"
+                )
+                print(
+                    f"time to first token p50: rag ask {fmt(cli_p50)}, API {fmt(api_p50)} (ratio {api_p50 / cli_p50:.2f})"
+                )
+                rows = [api_level(url, c, max(args.questions, c)) for c in levels]
+                results["api"] = {"ttft_pairs": pairs, "levels": rows}
+                print("| clients | requests | errors | answers/s | TTFT p50 | TTFT p95 | total p95 |")
+                print("|---:|---:|---:|---:|---:|---:|---:|")
+                for r in rows:
+                    print(
+                        f"| {r['clients']} | {r['requests']} | {r['errors']} | {r['per_s']:.2f} | "
+                        f"{fmt(r['ttft_p50'])} | {fmt(r['ttft_p95'])} | {fmt(r['total_p95'])} |"
+                    )
+            finally:
+                stop_group(api)
 
         if "transformers" in targets:
             from rag.generators.transformers_backend import TransformersGenerator

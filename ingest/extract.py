@@ -32,7 +32,10 @@ class ExtractJob:
     path: Path  # where the bytes are
 
 
-OCR_MEMORY_MB = 2048  # more address space a parser may take once a page needs OCR
+# More address space a parser may take once a page needs OCR. The engine needs about 1.6 GB
+# of it here (2 cores); thread arenas and per-core buffers make that grow with the machine,
+# and address space is not memory in use, so the room is generous.
+OCR_MEMORY_MB = 4096
 
 
 def _harden(max_memory_mb: int, timeout_s: float) -> None:
@@ -42,7 +45,7 @@ def _harden(max_memory_mb: int, timeout_s: float) -> None:
 
     if max_memory_mb > 0:
         # The hard limit leaves room that only OCR claims (ingest/ocr.py): its engine and a
-        # rendered page need about 1.6 GB of address space on their own.
+        # rendered page need about 1.6 GB of address space on their own, more on a many-core machine.
         soft = max_memory_mb * 1024 * 1024
         resource.setrlimit(resource.RLIMIT_AS, (soft, soft + OCR_MEMORY_MB * 1024 * 1024))
     if timeout_s > 0:

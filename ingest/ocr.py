@@ -53,7 +53,8 @@ class OCR:
 
             _claim_ocr_memory()
 
-            threads = max(1, min(4, os.cpu_count() or 1))
+            cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+            threads = max(1, min(4, cpus or 1))
             self._engine = RapidOCR(intra_op_num_threads=threads, inter_op_num_threads=1)
         result, _ = self._engine(np.asarray(image.convert("RGB")))
         return lines_from_boxes(result or [])

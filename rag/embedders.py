@@ -234,8 +234,8 @@ BACKENDS = ("auto", "torch", "onnx", "onnx-int8", "openvino")
 # What ``auto`` tries before torch, fastest first, on a CPU: only backends faster than torch
 # whose page Recall@5 and answer accuracy were within 0.01 of torch's on eval/corpus.jsonl,
 # corpus_d.jsonl and sample_docs.jsonl (docs/benchmarks.md, "Embedding backends"). None is yet:
-# openvino (1.7x) lost 0.017 accuracy on corpus_d, onnx-int8 (1.8x) 0.026 Recall@5 and 0.039
-# accuracy on corpus; onnx matched torch but is slower than its bfloat16 on this CPU.
+# openvino (2.0x faster embedding) lost one corpus_d answer (0.017), onnx-int8 (1.5x) 0.026
+# Recall@5 and 0.039 accuracy on corpus; onnx matched torch but is slower than its bfloat16 here.
 AUTO_ORDER: tuple[str, ...] = ()
 # Backends whose vectors differ from torch's beyond tolerance (lowest cosine to float32 under
 # 0.99): their vectors are another space, so the name stored with the index says so and the
