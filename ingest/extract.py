@@ -13,7 +13,10 @@ from __future__ import annotations
 
 import logging
 import multiprocessing as mp
+import sys
+import threading
 import time
+import types
 from collections import deque
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -32,10 +35,7 @@ class ExtractJob:
     path: Path  # where the bytes are
 
 
-# More address space a parser may take once a page needs OCR. The engine needs about 1.6 GB
-# of it here (2 cores); thread arenas and per-core buffers make that grow with the machine,
-# and address space is not memory in use, so the room is generous.
-OCR_MEMORY_MB = 4096
+OCR_MEMORY_MB = 2048  # more address space a parser may take once a page needs OCR
 
 
 def _harden(max_memory_mb: int, timeout_s: float) -> None:
@@ -45,7 +45,7 @@ def _harden(max_memory_mb: int, timeout_s: float) -> None:
 
     if max_memory_mb > 0:
         # The hard limit leaves room that only OCR claims (ingest/ocr.py): its engine and a
-        # rendered page need about 1.6 GB of address space on their own, more on a many-core machine.
+        # rendered page need about 1.6 GB of address space on their own.
         soft = max_memory_mb * 1024 * 1024
         resource.setrlimit(resource.RLIMIT_AS, (soft, soft + OCR_MEMORY_MB * 1024 * 1024))
     if timeout_s > 0:
@@ -158,6 +158,28 @@ def _context():
     return _CTX
 
 
+_MAIN_LOCK = threading.Lock()
+
+
+def _start_without_main(proc) -> None:
+    """Start a parser process that does not run this program's main script first.
+
+    multiprocessing re-runs ``__main__`` in every new process (as ``__mp_main__``). Under
+    Streamlit, ``__main__`` is the app script: every file parsed would import the app and
+    start its warm-up (torch, the embedding model) inside the parser, beyond its memory
+    limit. For the moment of the start, ``__main__`` is an empty module."""
+    with _MAIN_LOCK:
+        main = sys.modules.get("__main__")
+        sys.modules["__main__"] = types.ModuleType("__main__")
+        try:
+            proc.start()
+        finally:
+            if main is not None:
+                sys.modules["__main__"] = main
+            else:
+                del sys.modules["__main__"]
+
+
 def extract_in_process(job: ExtractJob, limits: LoadLimits) -> Loaded:
     """Parse one file in this process (used by tests and when workers=0)."""
     return load_bytes(job.name, job.path.read_bytes(), limits)
@@ -192,7 +214,7 @@ def extract_all(
                 i, job = pending.popleft()
                 parent, child = ctx.Pipe(duplex=False)
                 proc = ctx.Process(target=_worker, args=(child, job, limits, max_memory_mb, timeout_s), daemon=True)
-                proc.start()
+                _start_without_main(proc)
                 child.close()
                 # Until the worker says it started (its interpreter and imports take seconds
                 # on a loaded machine), it has START_GRACE_S more than the file's limit.

@@ -246,29 +246,8 @@ class Ingestor:
                 meta.append((name, sha, len(data), stored, ts))
                 timings["read"] += time.perf_counter() - ts
 
-            # Phase 2: parse ahead in worker processes; chunk, then embed the chunks of
-            # several documents in one call (fewer, fuller, length-sorted batches) and
-            # commit each document in order, in its own transaction.
-            workers = self.settings.workers or min(4, max(1, (os.cpu_count() or 2)))
-            pending: list[tuple] = []
-            t_wait = time.perf_counter()
-            for i, loaded in extract_all(
-                jobs, self.limits, workers=workers if len(jobs) > 0 else 0, timeout_s=self.settings.file_timeout_s
-            ):
-                timings["extract_wait"] += time.perf_counter() - t_wait
-                name, sha, size, stored, ts = meta[i]
-                try:
-                    if isinstance(loaded, IngestError):
-                        raise loaded
-                    pending.append((name, sha, size, stored, ts, loaded, self._chunk(name, loaded, timings)))
-                except IngestError as e:
-                    self._embed_and_store(pending, collection, timings, finish)  # keep the order
-                    finish(FileResult(name, "failed", e.reason))
-                    self._drop_unused(stored)
-                if sum(len(p[-1]) for p in pending) >= EMBED_BATCH_CHUNKS:
-                    self._embed_and_store(pending, collection, timings, finish)
-                t_wait = time.perf_counter()
-            self._embed_and_store(pending, collection, timings, finish)
+            # Phase 2: parse, chunk, embed and store (here, or on Ray: ingest/distributed.py).
+            self._process(jobs, meta, collection, timings, finish)
             t = time.perf_counter()
             self.index.flush()  # one index write for the whole batch
             timings["store"] += time.perf_counter() - t
@@ -280,6 +259,31 @@ class Ingestor:
         report.seconds = time.perf_counter() - t0
         report.timings = timings
         return report
+
+    def _process(self, jobs: list[ExtractJob], meta: list[tuple], collection: str, timings: dict, finish) -> None:
+        """Parse ahead in worker processes; chunk, then embed the chunks of several documents
+        in one call (fewer, fuller, length-sorted batches) and commit each document in order,
+        in its own transaction."""
+        workers = self.settings.workers or min(4, max(1, (os.cpu_count() or 2)))
+        pending: list[tuple] = []
+        t_wait = time.perf_counter()
+        for i, loaded in extract_all(
+            jobs, self.limits, workers=workers if len(jobs) > 0 else 0, timeout_s=self.settings.file_timeout_s
+        ):
+            timings["extract_wait"] += time.perf_counter() - t_wait
+            name, sha, size, stored, ts = meta[i]
+            try:
+                if isinstance(loaded, IngestError):
+                    raise loaded
+                pending.append((name, sha, size, stored, ts, loaded, self._chunk(name, loaded, timings)))
+            except IngestError as e:
+                self._embed_and_store(pending, collection, timings, finish)  # keep the order
+                finish(FileResult(name, "failed", e.reason))
+                self._drop_unused(stored)
+            if sum(len(p[-1]) for p in pending) >= EMBED_BATCH_CHUNKS:
+                self._embed_and_store(pending, collection, timings, finish)
+            t_wait = time.perf_counter()
+        self._embed_and_store(pending, collection, timings, finish)
 
     def _chunk(self, name: str, loaded, timings: dict) -> list:
         t = time.perf_counter()
@@ -302,25 +306,30 @@ class Ingestor:
         for name, sha, size, stored, ts, loaded, chunks in pending:
             vecs = vectors[start : start + len(chunks)]
             start += len(chunks)
-            t = time.perf_counter()
-            replaced = self.store.find_document(name, collection) is not None
-            change = self.store.put_document(
-                name, sha, size, loaded.n_pages, loaded.pages, chunks, vecs, collection, stored
-            )
-            self.index.apply(change, vecs, save=False)
-            timings["store"] += time.perf_counter() - t
-            for w in loaded.warnings:
-                logger.warning("%s: %s", name, w)
-            result = FileResult(
-                name,
-                "replaced" if replaced else "added",
-                pages=len(loaded.pages),
-                chunks=len(chunks),
-                warnings=loaded.warnings,
-            )
-            result.seconds = time.perf_counter() - ts
-            finish(result)
+            self._store((name, sha, size, stored, ts), loaded, chunks, vecs, collection, timings, finish)
         pending.clear()
+
+    def _store(self, meta: tuple, loaded, chunks: list, vecs, collection: str, timings: dict, finish) -> None:
+        """Commit one document, its pages, chunks and vectors (one transaction), and index it."""
+        name, sha, size, stored, ts = meta
+        t = time.perf_counter()
+        replaced = self.store.find_document(name, collection) is not None
+        change = self.store.put_document(
+            name, sha, size, loaded.n_pages, loaded.pages, chunks, vecs, collection, stored
+        )
+        self.index.apply(change, vecs, save=False)
+        timings["store"] += time.perf_counter() - t
+        for w in loaded.warnings:
+            logger.warning("%s: %s", name, w)
+        result = FileResult(
+            name,
+            "replaced" if replaced else "added",
+            pages=len(loaded.pages),
+            chunks=len(chunks),
+            warnings=loaded.warnings,
+        )
+        result.seconds = time.perf_counter() - ts
+        finish(result)
 
     def fill_sentence_vectors(self, should_stop: Callable[[], bool] | None = None) -> int:
         """Store the vectors of the sentences of every document that has none yet, so that

@@ -28,6 +28,8 @@ def _settings(args: argparse.Namespace):
         overrides["port"] = args.port
     if getattr(args, "mode", None):
         overrides["retrieval_mode"] = args.mode
+    if getattr(args, "ray", None):
+        overrides["ray_address"] = args.ray
     return Settings.from_env(**overrides)
 
 
@@ -87,6 +89,12 @@ class _Progress:
 
 
 def cmd_ingest(args) -> int:
+    if args.ray and args.ray != "local" and Path(args.ray).exists() and "://" not in args.ray:
+        # "rag ingest --ray docs/": the folder, not an address, followed the flag.
+        args.paths, args.ray = [args.ray, *args.paths], "local"
+    if not args.paths:
+        print("rag ingest: error: give at least one file or folder to ingest", file=sys.stderr)
+        return 2
     rag = _engine(args)
     progress = _Progress(sys.stderr.isatty() or os.environ.get("RAG_PROGRESS") == "1")
     report = rag.ingest_paths(
@@ -310,9 +318,17 @@ def build_parser() -> argparse.ArgumentParser:
         return sp
 
     sp = common(sub.add_parser("ingest", help="add files or folders to the index"))
-    sp.add_argument("paths", nargs="+")
+    sp.add_argument("paths", nargs="*")
     sp.add_argument("--collection", default=None, help="collection to add the documents to (default: default)")
     sp.add_argument("--json", action="store_true", help="print a JSON summary on stdout")
+    sp.add_argument(
+        "--ray",
+        nargs="?",
+        const="local",
+        default=None,
+        metavar="ADDRESS",
+        help="parse and embed on Ray: a local instance, or the cluster at ADDRESS (RAG_RAY_ADDRESS)",
+    )
     sp.set_defaults(func=cmd_ingest)
 
     sp = common(sub.add_parser("search", help="search passages (no language model)"), k=True, collection=True)

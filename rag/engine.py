@@ -158,6 +158,10 @@ class RAG:
     def ingestor(self):
         from ingest.pipeline import Ingestor
 
+        if self.settings.ray_address:
+            from ingest.distributed import RayIngestor
+
+            return RayIngestor(self.settings, self.store, self.index, self.embedder)
         return Ingestor(self.settings, self.store, self.index, self.embedder)
 
     def ingest_paths(
@@ -249,7 +253,6 @@ class RAG:
         """Re-chunk and re-embed every stored document with the configured model."""
         from ingest.chunking import chunk_pages
         from ingest.pipeline import ingest_lock
-        from rag.index import VectorIndex
         from rag.types import Page
 
         emb = self.embedder
@@ -275,7 +278,9 @@ class RAG:
                 self.store.set_meta("embed_dim", str(emb.dim), db)
                 self.store.set_meta("embed_passage_prefix", emb.passage_prefix, db)
                 db.execute("DELETE FROM meta WHERE key='reindex_to'")
-            self._index = VectorIndex(self.store, emb.dim, self.settings.index_kind, self.settings.ann_threshold)
+            if self._index is not None and hasattr(self._index, "close"):
+                self._index.close()  # a Milvus Lite file is opened once per process
+            self._index = factory.make_index(self.settings, self.store, emb.dim)
             self._index.load()
             if self.settings.sentence_vectors == "ingest":
                 self.ingestor().fill_sentence_vectors()
@@ -536,6 +541,7 @@ class RAG:
             "data_dir": str(self.settings.data_dir.resolve()),
             "embed_model_configured": self.embedder.name,
             "embed_model_index": self.store.get_meta("embed_model"),
+            "vector_store": self.settings.vector_store,
             "documents_without_sentence_vectors": len(self.store.without_sentence_vectors()),
             **stats,
         }

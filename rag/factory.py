@@ -41,7 +41,13 @@ def make_reranker(settings: Settings) -> Reranker | None:
 
 
 def make_index(settings: Settings, store: Store, dim: int) -> VectorSearch:
-    """The FAISS index over the store's chunk vectors (RAG_INDEX_KIND, RAG_ANN_THRESHOLD)."""
+    """The FAISS index over the store's chunk vectors (RAG_INDEX_KIND, RAG_ANN_THRESHOLD), or
+    with RAG_VECTOR_STORE=milvus a Milvus collection of the vectors and their full text."""
+    if settings.vector_store == "milvus":
+        from rag.milvus_index import MilvusIndex
+
+        uri = settings.milvus_uri or str(settings.data_dir / "milvus.db")
+        return MilvusIndex(store, dim, uri, settings.milvus_collection, settings.milvus_token, settings.milvus_index)
     from rag.index import VectorIndex
 
     return VectorIndex(store, dim, settings.index_kind, settings.ann_threshold)

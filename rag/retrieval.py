@@ -1,4 +1,4 @@
-"""Hybrid retrieval: dense FAISS search and SQLite FTS5 BM25, fused by rank.
+"""Hybrid retrieval: dense FAISS search and SQLite FTS5 BM25, fused by rank (or both in Milvus).
 
 Access filters (collections, documents) are applied *inside* both searches, so a
 passage from a collection the caller may not read is never a candidate.
@@ -80,27 +80,50 @@ class Retriever:
             return []
         n_cand = max(s.candidates, k)
         t0 = time.perf_counter()
-        allowed = None
-        if collections is not None or doc_ids is not None:
+        # A served index (Milvus) holds the full text too: filters, BM25 and fusion run there.
+        served = getattr(self.index, "served", False)
+        allowed, scope = None, ""
+        if served:
+            scope = self.index.scope(collections, doc_ids)
+            if scope is None:
+                return []
+        elif collections is not None or doc_ids is not None:
             allowed = self.store.allowed_chunk_ids(collections, doc_ids)
             if len(allowed) == 0:
                 return []
+
+        def nearest(vec: np.ndarray) -> list[tuple[int, float]]:
+            return self.index.dense(vec, n_cand, scope) if served else self.index.search(vec, n_cand, allowed)
+
+        labels: list[str] = []
+        if mode == "hybrid" and s.label_list:
+            labels = [p for p in numbered_labels(query) if not self.store.names_document(p)]
         qvec = self.embedder.embed_query(query) if mode != "bm25" else None
         t1 = time.perf_counter()
         dense: list[tuple[int, float]] = []
-        if mode in ("dense", "hybrid"):
-            dense = self.index.search(qvec, n_cand, allowed)
         sparse: list[tuple[int, float]] = []
-        if mode in ("bm25", "hybrid"):
-            sparse = self.store.bm25(query, n_cand, collections, doc_ids, s.bm25_identifier_weight)
+        fused: list[tuple[int, float]] | None = None
+        if served and mode == "hybrid" and s.dense_weight == s.bm25_weight and not labels and not s.query_feedback:
+            # Milvus's own RRF, one request
+            fused = self.index.hybrid(query, qvec, n_cand, scope, s.rrf_k, s.bm25_identifier_weight)
+        else:
+            if mode in ("dense", "hybrid"):
+                dense = nearest(qvec)
+            if mode in ("bm25", "hybrid"):
+                sparse = (
+                    self.index.bm25(query, n_cand, scope, s.bm25_identifier_weight)
+                    if served
+                    else self.store.bm25(query, n_cand, collections, doc_ids, s.bm25_identifier_weight)
+                )
         t2 = time.perf_counter()
-        if mode == "dense":
+        if fused is not None:
+            pass
+        elif mode == "dense":
             fused = dense
         elif mode == "bm25":
             fused = sparse
         else:
             rankings, weights = [[i for i, _ in dense], [i for i, _ in sparse]], [s.dense_weight, s.bm25_weight]
-            labels = [p for p in numbered_labels(query) if not self.store.names_document(p)] if s.label_list else []
             if labels:
                 # "Tier 3" asked about: the pages that say "Tier 3" rank as a third list.
                 expr = " AND ".join(f'"{p}"' for p in labels)
@@ -113,7 +136,7 @@ class Retriever:
                 top = np.array([cid for cid, _ in fused[: s.query_feedback]], dtype=np.int64)
                 q2 = qvec + s.feedback_weight * self.index.source.vectors(top).mean(axis=0)
                 q2 = (q2 / max(float(np.linalg.norm(q2)), 1e-9)).astype(np.float32)
-                rankings[0] = [i for i, _ in self.index.search(q2, n_cand, allowed)]
+                rankings[0] = [i for i, _ in nearest(q2)]
                 fused = rrf_fuse(rankings, weights, s.rrf_k)
         n_keep = max(k, s.candidates if self.reranker else k)
         hits = self._page_hits(fused, n_keep) if s.group_pages else self._chunk_hits(fused[:n_keep])

@@ -57,6 +57,16 @@ class Settings:
     reranker_model: str = ""
     index_kind: str = "auto"  # auto | flat | ivf ("hnsw" is an alias of ivf)
     ann_threshold: int = 50_000
+    # Where vectors and full-text search live: "faiss" (a FAISS file beside the SQLite store)
+    # or "milvus" (one Milvus collection for both; RAG_MILVUS_URI is a server, or a local
+    # Milvus Lite file, by default <data dir>/milvus.db). See docs/scaling.md.
+    vector_store: str = "faiss"  # faiss | milvus
+    milvus_uri: str = ""
+    milvus_collection: str = "rag_chunks"
+    milvus_token: str = ""
+    milvus_index: str = (
+        "AUTOINDEX"  # the dense index Milvus builds: AUTOINDEX (HNSW in Milvus Lite) | FLAT | HNSW | IVF_FLAT
+    )
     # Abstention: the answer selector's best candidate answers only when its score (an
     # estimated probability, rag/answer/weights.json) reaches this; below 0, the threshold
     # fitted with the weights (bench/fit_selector.py) is used.
@@ -95,6 +105,10 @@ class Settings:
     file_timeout_s: float = 300.0
     pdf_passwords: tuple[str, ...] = field(default_factory=tuple)
     workers: int = 0  # 0 = automatic
+    # `rag ingest --ray`: "local" (a Ray instance started for the run) or a cluster's address;
+    # empty: ingestion runs in this process and its parser processes. ingest/distributed.py.
+    ray_address: str = ""
+    ray_embedders: int = 2  # embedding actors (one GPU each on a cluster with GPUs)
     # Serving.
     port: int = 8501
     host: str = "127.0.0.1"
@@ -130,6 +144,8 @@ class Settings:
         choices = {
             "retrieval_mode": ("hybrid", "dense", "bm25"),
             "index_kind": ("auto", "flat", "ivf", "hnsw"),
+            "vector_store": ("faiss", "milvus"),
+            "milvus_index": ("AUTOINDEX", "FLAT", "HNSW", "IVF_FLAT"),
             "embed_dtype": ("auto", "float32", "bfloat16", "float16"),
             "llm_backend": ("transformers", "openai", "extractive"),
             "llm_quantization": ("none", "4bit", "8bit"),

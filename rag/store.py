@@ -630,6 +630,35 @@ def query_terms(query: str) -> list[str]:
     return seen
 
 
+def full_text_terms(text: str, query: bool = False, identifier_weight: int = 1) -> str:
+    """``text`` as the terms a full-text engine outside SQLite indexes (Milvus): lower-case
+    words, each stemmed (rag.text), so that a served engine matches the words FTS5's porter
+    stemmer would, whatever analyzers it offers. As FTS5 reads them: a passage keeps every
+    word (its length counts them all); a ``query`` is its content words once each.
+
+    A word with inner dots or hyphens ("pr.ip-4") is also one term with underscores
+    ("pr_ip_4"), which word tokenizers keep whole: FTS5 matches it as a phrase, and a query
+    asks for it so, a code-like one repeated ``identifier_weight`` times (as in fts_query)."""
+    from rag.text import stem
+
+    def parts(w: str) -> list[str]:
+        return [stem(p) for p in re.split(r"[.\-]+", w) if p]
+
+    out: list[str] = []
+    if not query:
+        for w in _WORD.findall(text.lower()):
+            out.extend(parts(w))
+            if re.search(r"\w[.\-]+\w", w):
+                out.append(re.sub(r"[.\-]+", "_", w))
+        return " ".join(out)
+    for t in query_terms(text):
+        if _IDENTIFIER.search(t):
+            out.extend([re.sub(r"[.\-]+", "_", t)] * max(1, identifier_weight))
+        else:
+            out.extend(parts(t))
+    return " ".join(out)
+
+
 # A code-like term: letters with digits ("pr.ip-4", "5e-6", "flan-t5") or dotted letters.
 _IDENTIFIER = re.compile(r"^(?=.*[a-z])(?=.*\d)|[a-z]\.[a-z]")
 

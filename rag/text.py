@@ -195,6 +195,9 @@ def _stem(w: str) -> str:
     return w
 
 
+stem = _stem
+
+
 def _short_inflected(base: str, suffix: str) -> bool:
     """Whether a short word is ``base`` inflected: "tuned" (tune), "taking" (take), "used",
     "days" - but not "embed", "speed", "string", "bring", "thus" or "less"."""

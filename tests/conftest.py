@@ -17,6 +17,27 @@ ROOT = Path(__file__).resolve().parent.parent
 SAMPLE_DOCS = ROOT / "sample_docs"
 
 
+# Where vectors and full-text search live: a module whose retrieval, access and deletion tests
+# must hold for both stores overrides its settings fixture with
+#     settings = pytest.fixture(params=VECTOR_STORES)(on_vector_store)
+VECTOR_STORES = ["faiss", "milvus"]
+
+
+def on_vector_store(settings, request):
+    """``settings`` on the store of ``request.param`` (Milvus Lite in the test's data dir)."""
+    yield settings.replace(vector_store=request.param)
+    _close_milvus_clients()
+
+
+def _close_milvus_clients() -> None:
+    """Close the Milvus Lite clients the test opened (each runs its own server process)."""
+    import sys
+
+    module = sys.modules.get("rag.milvus_index")
+    if module is not None:
+        module.close_all()
+
+
 @pytest.fixture(autouse=True)
 def _isolated_data_dir(tmp_path, monkeypatch):
     data = tmp_path / "data"

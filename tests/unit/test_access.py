@@ -7,7 +7,11 @@ import pytest
 from rag import access
 from rag.access import Principal
 from rag.engine import RAG
+from tests.conftest import VECTOR_STORES, on_vector_store
 from tests.unit.inprocess import parse_in_process  # noqa: F401 (autouse)
+
+# Each test runs on FAISS + SQLite full text and on Milvus Lite.
+settings = pytest.fixture(params=VECTOR_STORES)(on_vector_store)
 
 ALICE = Principal("alice@alpha.test")
 BOB = Principal("bob@beta.test")

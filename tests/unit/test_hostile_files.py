@@ -12,6 +12,7 @@ import os
 import re
 import subprocess
 import sys
+import types
 from pathlib import Path
 
 import pytest
@@ -345,6 +346,23 @@ def test_aes_encrypted_pdf_without_the_crypto_package_says_what_to_install(monke
     monkeypatch.setattr(pypdf.PdfReader, "decrypt", needs_crypto)
     with pytest.raises(IngestError, match=r"install the 'cryptography' package"):
         load_bytes("aes.pdf", hostile.encrypted_pdf("", hostile.prose("bilby")), LoadLimits())
+
+
+def test_a_parser_process_does_not_run_the_programs_main_script(tmp_path, monkeypatch):
+    # Under Streamlit, __main__ is the app script: a parser that re-ran it (as
+    # multiprocessing does by default) would import the app and its models in every worker.
+    marker = tmp_path / "main-ran"
+    script = tmp_path / "app.py"
+    script.write_text(f"open({str(marker)!r}, 'w').close()\n")
+    main = types.ModuleType("__main__")
+    main.__file__ = str(script)
+    monkeypatch.setitem(sys.modules, "__main__", main)
+    path = tmp_path / "note.txt"
+    path.write_text("A plain note.")
+    ((_, loaded),) = extract_all([ExtractJob("note.txt", path)], LoadLimits(), workers=1)
+    assert not isinstance(loaded, Exception), loaded
+    assert not marker.exists()
+    assert sys.modules["__main__"] is main
 
 
 def test_ocr_has_room_beyond_the_parsers_memory_limit(tmp_path):

@@ -12,7 +12,11 @@ from ingest.chunking import WhitespaceTokenizer, chunk_pages
 from rag.engine import RAG
 from rag.retrieval import rrf_fuse
 from rag.types import Page
+from tests.conftest import VECTOR_STORES, on_vector_store
 from tests.fakes import FakeEmbedder, FakeGenerator
+
+# Each test runs on FAISS + SQLite full text and on Milvus Lite.
+settings = pytest.fixture(params=VECTOR_STORES)(on_vector_store)
 
 # -- rrf_fuse -------------------------------------------------------------------------------
 
