@@ -23,7 +23,7 @@ PDF_SUFFIXES = {".pdf"}
 TEXT_SUFFIXES = {".txt", ".text", ".md", ".markdown", ".rst"}
 # Formats read by their own libraries (ingest/office.py, ingest/web.py, ingest/ocr.py).
 OFFICE_SUFFIXES = {".docx", ".pptx", ".xlsx", ".xlsm", ".csv"}
-WEB_SUFFIXES = {".html", ".htm", ".eml"}
+WEB_SUFFIXES = {".html", ".htm", ".eml", ".mbox", ".epub"}
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg"}
 SUPPORTED_SUFFIXES = PDF_SUFFIXES | TEXT_SUFFIXES | OFFICE_SUFFIXES | WEB_SUFFIXES | IMAGE_SUFFIXES
 _ZIP_SUFFIXES = {".docx", ".pptx", ".xlsx", ".xlsm"}
@@ -88,7 +88,7 @@ def load_bytes(name: str, data: bytes, limits: LoadLimits) -> Loaded:
         raise IngestError(
             name,
             f"unsupported file type '{suffix or 'none'}' "
-            "(supported: PDF, TXT, MD, DOCX, PPTX, XLSX, CSV, HTML, EML, PNG, JPEG)",
+            "(supported: PDF, TXT, MD, DOCX, PPTX, XLSX, CSV, HTML, EML, MBOX, EPUB, PNG, JPEG)",
         )
     if not data:
         raise IngestError(name, "empty file (0 bytes)")
@@ -110,6 +110,12 @@ def load_bytes(name: str, data: bytes, limits: LoadLimits) -> Loaded:
             raise IngestError(name, f"not a {suffix[1:].upper()} file: the file contains {_describe(kind)}")
         loader = {".docx": office.load_docx, ".pptx": office.load_pptx}.get(suffix, office.load_xlsx)
         return loader(name, data, limits)
+    if suffix == ".epub":
+        from ingest.archives import load_epub
+
+        if kind != "zip":
+            raise IngestError(name, f"not an EPUB file: the file contains {_describe(kind)}")
+        return load_epub(name, data, limits)
     if suffix in IMAGE_SUFFIXES:
         from ingest.ocr import load_image
 
@@ -117,7 +123,9 @@ def load_bytes(name: str, data: bytes, limits: LoadLimits) -> Loaded:
             raise IngestError(name, f"not an image: the file contains {_describe(kind)}")
         return load_image(name, data, limits, _ocr(name, limits))
     if kind in ("pdf", "zip", "image", "binary", "utf16"):
-        what = {".csv": "CSV", ".eml": "e-mail"}.get(suffix, "HTML" if suffix in WEB_SUFFIXES else "text")
+        what = {".csv": "CSV", ".eml": "e-mail", ".mbox": "mbox"}.get(
+            suffix, "HTML" if suffix in WEB_SUFFIXES else "text"
+        )
         if kind == "utf16":
             raise IngestError(name, "UTF-16 text, not UTF-8: save it as UTF-8 and try again")
         raise IngestError(name, f"not a {what} file: the file contains {_describe(kind)}")
@@ -133,6 +141,10 @@ def load_bytes(name: str, data: bytes, limits: LoadLimits) -> Loaded:
         from ingest.web import load_eml
 
         return load_eml(name, data, limits)
+    if suffix == ".mbox":
+        from ingest.archives import load_mbox
+
+        return load_mbox(name, data, limits)
     if kind == "utf16":
         raise IngestError(name, "UTF-16 text, not UTF-8: save it as UTF-8 and try again")
     if kind in ("pdf", "zip", "image", "binary"):

@@ -6,7 +6,8 @@
   a heading ("section 'Install'").
 - EML (the standard library's email package): one page per message, its subject, sender,
   recipients and date at the top of the text, then the plain body (or the HTML body as
-  text); attachments are named, not read. Located as "message 'Subject'".
+  text); attachments are named, not read. Located as "message 'Subject'". (Mailboxes and
+  e-books: ingest/archives.py.)
 """
 
 from __future__ import annotations
@@ -149,6 +150,15 @@ def load_eml(name: str, data: bytes, limits):
         msg = email.message_from_bytes(data, policy=email.policy.default)
     except Exception as e:  # noqa: BLE001 - the email package raises many types on broken input
         raise IngestError(name, f"malformed e-mail ({type(e).__name__}: {str(e)[:120]})") from None
+    text, subject = message_text(name, msg)
+    out = Pages(name, limits, "messages")
+    out.add(text, f"message '{_short(subject)}'" if subject else "message")
+    return Loaded(pages=out.pages, n_pages=1, warnings=out.warnings)
+
+
+def message_text(name: str, msg) -> tuple[str, str]:
+    """One e-mail message as a page's text (its headers, then its body; attachments named)
+    and its subject; IngestError if it is no message or has neither subject nor body."""
     if not any(msg.get(h) for h in ("From", "Subject", "Date", "To", "Message-ID")):
         raise IngestError(name, "not an e-mail message: no From, To, Subject or Date header")
     head = []
@@ -159,12 +169,10 @@ def load_eml(name: str, data: bytes, limits):
     body, attachments = _body(name, msg)
     if attachments:
         head.append("Attachments: " + ", ".join(attachments))
-    out = Pages(name, limits, "messages")
     subject = _header(msg, "Subject")
-    out.add("\n".join(head) + "\n\n" + body, f"message '{_short(subject)}'" if subject else "message")
     if not body.strip() and not subject:
         raise IngestError(name, "no text: the message has no subject and no body")
-    return Loaded(pages=out.pages, n_pages=1, warnings=out.warnings)
+    return "\n".join(head) + "\n\n" + body, subject
 
 
 def _header(msg, key: str) -> str:

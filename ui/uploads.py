@@ -22,7 +22,7 @@ logger = logging.getLogger(__name__)
 
 # What the uploaders accept: every format ingestion reads (ingest/loaders.py).
 UPLOAD_TYPES = sorted(s.lstrip(".") for s in SUPPORTED_SUFFIXES)
-FORMATS = "PDF, Word, PowerPoint, Excel/CSV, HTML, e-mail, image, text or Markdown"
+FORMATS = "PDF, Word, PowerPoint, Excel/CSV, HTML, e-mail or mailbox, EPUB, image, text or Markdown"
 SAMPLE_DOCS = Path(__file__).resolve().parent.parent / "sample_docs"
 _ICON = {
     "added": ":green[:material/check_circle:]",

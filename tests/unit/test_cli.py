@@ -52,6 +52,29 @@ def test_ingest_prints_a_summary_and_succeeds(run, docs):
     assert code == 0 and "2 unchanged" in err and "0 added" in err
 
 
+def test_ingest_ray_takes_a_folder_after_the_flag_as_a_path_and_an_address_as_the_cluster(monkeypatch, docs):
+    seen = []
+
+    def engine(args):
+        seen.append((cli._settings(args).ray_address, list(args.paths)))
+        raise SystemExit(0)
+
+    monkeypatch.setattr(cli, "_engine", engine)
+    for argv in (
+        ["ingest", "--ray", str(docs)],
+        ["ingest", str(docs), "--ray"],
+        ["ingest", "--ray", "ray://head:10001", str(docs)],
+    ):
+        with pytest.raises(SystemExit):
+            cli.main(argv)
+    assert seen == [("local", [str(docs)]), ("local", [str(docs)]), ("ray://head:10001", [str(docs)])]
+
+
+def test_ingest_without_a_path_says_so(run):
+    code, _, err = run("ingest")
+    assert code == 2 and "give at least one file or folder" in err
+
+
 def test_ingest_json_summary(run, docs):
     code, out, _ = run("ingest", "--json", str(docs))
     summary = json.loads(out)
