@@ -68,6 +68,17 @@ class Sample:
     error: str | None = None
 
 
+def run_threads(target, n: int) -> float:
+    """``n`` threads running ``target`` at once; the wall-clock seconds until all are done."""
+    t0 = time.perf_counter()
+    threads = [threading.Thread(target=target) for _ in range(n)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return time.perf_counter() - t0
+
+
 def percentile(values: list[float], p: float) -> float:
     """Nearest-rank percentile (p in 0..100); NaN for no values."""
     if not values:
@@ -108,13 +119,7 @@ def run_level(rag, askers: int, n: int, prober: HealthProber | None) -> dict:
 
     if prober:
         prober.mark()
-    t0 = time.perf_counter()
-    threads = [threading.Thread(target=asker) for _ in range(askers)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    wall = time.perf_counter() - t0
+    wall = run_threads(asker, askers)
     ok = [s for s in samples if s.error is None]
     errors = [s.error for s in samples if s.error]
     row = {
@@ -204,13 +209,7 @@ def health_load(url: str, clients: int, n: int) -> dict:
                 with lock:
                     failed += 1
 
-    t0 = time.perf_counter()
-    threads = [threading.Thread(target=client) for _ in range(clients)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    wall = time.perf_counter() - t0
+    wall = run_threads(client, clients)
     return {
         "clients": clients,
         "requests": n,
@@ -315,13 +314,7 @@ def api_level(base: str, clients: int, n: int) -> dict:
             except Exception as e:  # noqa: BLE001 - counted, the figure this measures
                 errors.append(repr(e))
 
-    t0 = time.perf_counter()
-    threads = [threading.Thread(target=client) for _ in range(clients)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    wall = time.perf_counter() - t0
+    wall = run_threads(client, clients)
     ttft = [s.ttft for s in samples]
     total = [s.total for s in samples]
     return {

@@ -36,7 +36,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from common import pct, print_machine, questions, sentence  # noqa: E402
-from search import base_embeddings, parse_size, synthetic  # noqa: E402
+from search import base_embeddings, latencies, parse_size, synthetic  # noqa: E402
 
 K = 10
 BATCH = 5_000
@@ -55,15 +55,6 @@ def rss_tree_mb() -> float:
     return total / 2**20
 
 
-def timings(fn, items) -> list[float]:
-    out = []
-    for item in items:
-        t = time.perf_counter()
-        fn(item)
-        out.append(time.perf_counter() - t)
-    return out
-
-
 def recall(truth: np.ndarray, found: list[list[int]]) -> float:
     return float(np.mean([len(set(t) & set(f)) / K for t, f in zip(truth.tolist(), found)]))
 
@@ -78,7 +69,7 @@ def bench_faiss(vecs: np.ndarray, qvecs: np.ndarray, truth: np.ndarray, rounds: 
     build = time.perf_counter() - t
     mem = rss_tree_mb() - before
     found = [[i for i, _ in index.search(q, K)] for q in qvecs]
-    lat = timings(lambda q: index.search(q, K), list(qvecs) * rounds)
+    lat = latencies(lambda q: index.search(q, K), list(qvecs) * rounds)
     out = {"store": "FAISS", "index": index.description, "build_s": build, "recall": recall(truth, found)}
     return out | {"dense": lat, "mem_mb": mem}
 
@@ -148,9 +139,9 @@ def bench_milvus(
             "build_s": build,
             "recall": recall(truth, found),
         }
-        out["dense"] = timings(dense, list(qvecs) * rounds)
-        out["bm25"] = timings(bm25, qs * rounds)
-        out["hybrid"] = timings(hybrid, list(zip(qs, qvecs)) * rounds)
+        out["dense"] = latencies(dense, list(qvecs) * rounds)
+        out["bm25"] = latencies(bm25, qs * rounds)
+        out["hybrid"] = latencies(hybrid, list(zip(qs, qvecs)) * rounds)
         out["mem_mb"] = mem
         client.close()
         return out
