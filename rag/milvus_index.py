@@ -279,15 +279,12 @@ class MilvusIndex:
         res = self._client.hybrid_search(self.name, reqs, ranker=RRFRanker(rrf_k), limit=k, output_fields=["id"])
         return _pairs(res)
 
-    def count(self) -> int:
-        self.load()
-        return len(self._ids())
-
     def close(self) -> None:
         if self._client is not None:
             self._client.close()
             self._client = None
             self._version = -1
+            self._unindexed = 0
 
 
 def create_collection(client, name: str, dim: int, index_type: str = "AUTOINDEX") -> None:

@@ -116,28 +116,27 @@ class Retriever:
                     else self.store.bm25(query, n_cand, collections, doc_ids, s.bm25_identifier_weight)
                 )
         t2 = time.perf_counter()
-        if fused is not None:
-            pass
-        elif mode == "dense":
-            fused = dense
-        elif mode == "bm25":
-            fused = sparse
-        else:
-            rankings, weights = [[i for i, _ in dense], [i for i, _ in sparse]], [s.dense_weight, s.bm25_weight]
-            if labels:
-                # "Tier 3" asked about: the pages that say "Tier 3" rank as a third list.
-                expr = " AND ".join(f'"{p}"' for p in labels)
-                rankings.append([i for i, _ in self.store.match(expr, n_cand, collections, doc_ids)])
-                weights.append(s.bm25_weight)
-            fused = rrf_fuse(rankings, weights, s.rrf_k)
-            if s.query_feedback and fused:
-                # Pseudo-relevance feedback: the query vector moved towards the best fused
-                # chunks finds pages worded like the answer rather than like the question.
-                top = np.array([cid for cid, _ in fused[: s.query_feedback]], dtype=np.int64)
-                q2 = qvec + s.feedback_weight * self.index.source.vectors(top).mean(axis=0)
-                q2 = (q2 / max(float(np.linalg.norm(q2)), 1e-9)).astype(np.float32)
-                rankings[0] = [i for i, _ in nearest(q2)]
+        if fused is None:  # else Milvus fused the lists
+            if mode == "dense":
+                fused = dense
+            elif mode == "bm25":
+                fused = sparse
+            else:
+                rankings, weights = [[i for i, _ in dense], [i for i, _ in sparse]], [s.dense_weight, s.bm25_weight]
+                if labels:
+                    # "Tier 3" asked about: the pages that say "Tier 3" rank as a third list.
+                    expr = " AND ".join(f'"{p}"' for p in labels)
+                    rankings.append([i for i, _ in self.store.match(expr, n_cand, collections, doc_ids)])
+                    weights.append(s.bm25_weight)
                 fused = rrf_fuse(rankings, weights, s.rrf_k)
+                if s.query_feedback and fused:
+                    # Pseudo-relevance feedback: the query vector moved towards the best fused
+                    # chunks finds pages worded like the answer rather than like the question.
+                    top = np.array([cid for cid, _ in fused[: s.query_feedback]], dtype=np.int64)
+                    q2 = qvec + s.feedback_weight * self.index.source.vectors(top).mean(axis=0)
+                    q2 = (q2 / max(float(np.linalg.norm(q2)), 1e-9)).astype(np.float32)
+                    rankings[0] = [i for i, _ in nearest(q2)]
+                    fused = rrf_fuse(rankings, weights, s.rrf_k)
         n_keep = max(k, s.candidates if self.reranker else k)
         hits = self._page_hits(fused, n_keep) if s.group_pages else self._chunk_hits(fused[:n_keep])
         self._attach_dense_scores(hits, qvec, dict(dense))
