@@ -124,7 +124,10 @@ def cmd_ingest(args) -> int:
         )
     print(report.summary(), file=sys.stderr)
     if not report.results:
-        print("no PDF, TXT or MD files found", file=sys.stderr)
+        from ingest.loaders import SUPPORTED_SUFFIXES
+
+        kinds = ", ".join(sorted(x[1:] for x in SUPPORTED_SUFFIXES))
+        print(f"no files to ingest found (supported: {kinds})", file=sys.stderr)
         return 1
     return 1 if report.failed else 0
 

@@ -101,7 +101,7 @@ def test_ingest_exits_non_zero_when_a_file_fails(run, docs, tmp_path):
 def test_ingest_of_a_folder_without_documents_fails(run, tmp_path):
     (tmp_path / "empty").mkdir()
     code, _, err = run("ingest", str(tmp_path / "empty"))
-    assert code == 1 and "no PDF, TXT or MD files found" in err
+    assert code == 1 and "no files to ingest found (supported: " in err and "pdf" in err
 
 
 def test_data_dir_option_is_used(run, docs, tmp_path):
