@@ -172,6 +172,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--l2", type=float, default=3.0)
     ap.add_argument("--target-false-refusal", type=float, default=0.05)
     ap.add_argument("--cache", type=Path, help="store the collected features here, or read them if it exists")
+    ap.add_argument(
+        "--held-out", action="store_true", help="also measure each training set with weights fitted on the others"
+    )
     ap.add_argument("--write", action="store_true", help=f"store the fitted weights in {WEIGHTS.relative_to(ROOT)}")
     args = ap.parse_args(argv)
     engines: dict = {}
@@ -191,6 +194,15 @@ def main(argv: list[str] | None = None) -> int:
         for name, items in sets:
             m = measure(items, scorer)
             print(f"{name:28} {split:5} " + " ".join(f"{m[c]:18.3f}" for c in cols))
+    if args.held_out and len(train) > 2:
+        rows = []
+        for i, (name, items) in enumerate(train):
+            others = [its for j, (_, its) in enumerate(train) if j != i]
+            rows.append(measure(items, fit(others, args.l2, args.target_false_refusal)))
+            print(f"{name:28} {'held':5} " + " ".join(f"{rows[-1][c]:18.3f}" for c in cols))
+        print(
+            f"{'mean, each held out':28} {'held':5} " + " ".join(f"{np.mean([r[c] for r in rows]):18.3f}" for c in cols)
+        )
     for label, model in (("rank", scorer.rank), ("answer", scorer.answer)):
         pairs = sorted(zip(model.names, model.coef), key=lambda t: -abs(t[1]))
         print(f"{label} weights:", ", ".join(f"{n} {c:+.2f}" for n, c in pairs))

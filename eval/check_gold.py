@@ -12,7 +12,8 @@ names, page ranges) and, for every answerable question, checks that the gold
 answer or one of its aliases appears on the gold page (or on one of the gold
 pages when ``page`` is a list). Page numbers are 1-based *physical* page
 indices as pypdf counts them, not the numbers printed on the pages; a ``.txt``
-document is a single page 1.
+or ``.md`` document is a single page 1; other formats (HTML: one page per section) are
+located by the app's own loader (``ingest.loaders``).
 
 Matching is case-insensitive and tolerant of PDF text-extraction noise:
 Unicode is NFKC-normalised (ligatures such as "ﬂ" become "fl"), curly quotes
@@ -125,8 +126,15 @@ class Corpus:
                 from pypdf import PdfReader  # imported here so --help works without it
 
                 raw = [p.extract_text() or "" for p in PdfReader(path).pages]
-            else:
+            elif path.suffix.lower() in (".txt", ".md"):
                 raw = [path.read_text(encoding="utf-8", errors="replace")]
+            else:  # HTML, e-mail, office files: located as the app locates them
+                from ingest.loaders import LoadLimits, load_bytes
+
+                loaded = load_bytes(doc, path.read_bytes(), LoadLimits())
+                raw = [""] * max([loaded.n_pages, *(pg.number for pg in loaded.pages)])
+                for pg in loaded.pages:
+                    raw[pg.number - 1] = pg.text
             self._pages[doc] = [page_variants(t) for t in raw]
         return self._pages[doc]
 
