@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import io
 import logging
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
 from ingest.clean import clean_text, strip_repeated_lines
-from ingest.ocr import MIN_PAGE_CHARS, page_has_image
+from ingest.ocr import MIN_PAGE_CHARS, open_pdfium, page_has_image
 from rag.errors import IngestError
 from rag.types import Page
 
@@ -237,6 +238,7 @@ def load_pdf(name: str, data: bytes, limits: LoadLimits) -> Loaded:
     warnings: list[str] = []
     failed = 0
     ocr = None  # created when a page needs it
+    pdfium = None  # likewise: PDFium's reading of pages whose words pypdf ran together
     scanned = 0  # pages with an image and (almost) no text
     for i in range(n_pages):
         try:
@@ -259,6 +261,9 @@ def load_pdf(name: str, data: bytes, limits: LoadLimits) -> Loaded:
             warnings.append(f"page {i + 1}: text cut to {limits.max_page_chars} characters (RAG_MAX_PAGE_CHARS)")
             raw = raw[: limits.max_page_chars]
         text = clean_text(raw)
+        if run_together(text):
+            pdfium = pdfium if pdfium is not None else _PdfiumText(data, limits.passwords)
+            text = pdfium.better(i, text, limits.max_page_chars)
         label = ""
         if len(text) < MIN_PAGE_CHARS and page_has_image(reader.pages[i]):
             scanned += 1
@@ -269,6 +274,8 @@ def load_pdf(name: str, data: bytes, limits: LoadLimits) -> Loaded:
                     text, label = found, f"page {i + 1} (OCR)"
         if text:
             pages.append(Page(i + 1, text, label))
+    if pdfium is not None:
+        pdfium.close()
     if not pages:
         if failed == n_pages:
             raise IngestError(name, f"corrupt PDF: no page could be read ({warnings[0].split(': ', 1)[1]})")
@@ -283,6 +290,40 @@ def load_pdf(name: str, data: bytes, limits: LoadLimits) -> Loaded:
     if any(texts):  # a document of identical pages keeps its text
         pages = [Page(p.number, t, p.label) for p, t in zip(pages, texts) if t]
     return Loaded(pages=pages, n_pages=n_pages, warnings=warnings)
+
+
+_LONG_RUN = re.compile(r"[^\W\d_]{20,}")  # 20 letters without a break: words run together
+_LETTER = re.compile(r"[^\W\d_]")
+
+
+def run_together(text: str) -> bool:
+    """Whether a page's words look run together ("powerwithveryclearsyntax"): a PDF that
+    spaces its words by glyph positions instead of space characters (common in CID fonts)
+    is read by pypdf without the spaces. A fifth of the letters in 20-letter runs; English
+    prose has none, and even long compounds stay far below."""
+    letters = len(_LETTER.findall(text))
+    return letters >= 200 and sum(len(m) for m in _LONG_RUN.findall(text)) >= 0.2 * letters
+
+
+class _PdfiumText:
+    """PDFium's text of pages, which places spaces by glyph positions; opened once per file."""
+
+    def __init__(self, data: bytes, passwords: tuple[str, ...]) -> None:
+        self.data, self.passwords, self.doc = data, passwords, None
+
+    def better(self, index: int, text: str, max_chars: int) -> str:
+        """PDFium's text of page ``index`` when it splits into clearly more words, else ``text``."""
+        try:
+            self.doc = self.doc if self.doc is not None else open_pdfium(self.data, self.passwords)
+            page = self.doc[index]
+            other = clean_text(page.get_textpage().get_text_range()[:max_chars])
+        except Exception:  # noqa: BLE001 - PDFium raises its own errors; pypdf's text stands
+            return text
+        return other if len(other.split()) >= 1.3 * len(text.split()) else text
+
+    def close(self) -> None:
+        if self.doc is not None:
+            self.doc.close()
 
 
 def _recognise_pdf_page(name: str, data: bytes, i: int, limits: LoadLimits, ocr, warnings: list[str]) -> str:

@@ -136,19 +136,21 @@ def load_image(name: str, data: bytes, limits, ocr: OCR):
     return Loaded(pages=[Page(1, text, "image (OCR)")], n_pages=1, warnings=[])
 
 
-def render_pdf_page(data: bytes, index: int, passwords: tuple[str, ...] = ()):
-    """Page ``index`` (0-based) of a PDF rendered by PDFium as a PIL image."""
+def open_pdfium(data: bytes, passwords: tuple[str, ...] = ()):
+    """The PDF opened by PDFium (with the first password that opens it); ValueError if none does."""
     import pypdfium2 as pdfium
 
-    doc = None
     for pw in (None, *passwords):
         try:
-            doc = pdfium.PdfDocument(data, password=pw)
-            break
+            return pdfium.PdfDocument(data, password=pw)
         except pdfium.PdfiumError:
             continue
-    if doc is None:
-        raise ValueError("PDFium cannot open the file")
+    raise ValueError("PDFium cannot open the file")
+
+
+def render_pdf_page(data: bytes, index: int, passwords: tuple[str, ...] = ()):
+    """Page ``index`` (0-based) of a PDF rendered by PDFium as a PIL image."""
+    doc = open_pdfium(data, passwords)
     try:
         page = doc[index]
         w, h = page.get_size()
