@@ -69,6 +69,14 @@ def collect(spec: str, engines: dict) -> tuple[str, list[Item]]:
     return Path(path).name, items
 
 
+def with_next(it: Item, best: int) -> int:
+    """The candidate the answer shows for ``best``: as :func:`rag.answer.with_next`, the run
+    one sentence longer that starts with it (its shown text starts with the chosen one's)."""
+    chosen = it.shown[best]
+    longer = [i for i, t in enumerate(it.shown) if len(t) > len(chosen) and t.startswith(chosen)]
+    return min(longer, key=lambda i: len(it.shown[i])) if longer else best
+
+
 def measure(items: list[Item], scorer: Scorer) -> dict:
     ans = [it for it in items if it.qa.answerable]
     una = [it for it in items if not it.qa.answerable]
@@ -87,7 +95,7 @@ def measure(items: list[Item], scorer: Scorer) -> dict:
             continue
         answered += 1
         cited += it.pages[best]
-        right += answer_correct(it.shown[best], it.qa)
+        right += answer_correct(it.shown[with_next(it, best)], it.qa)
     n = max(len(ans), 1)
     return {
         "questions": len(items),
@@ -136,7 +144,9 @@ def views(items: list[Item], rank: Linear) -> tuple[np.ndarray, np.ndarray, np.n
         if len(it.y):
             logits = rank.logits(it.x)
             xs.append(answer_view(it.x, logits))
-            ys.append(float(it.qa.answerable and answer_correct(it.shown[int(np.argmax(logits))], it.qa)))
+            ys.append(
+                float(it.qa.answerable and answer_correct(it.shown[with_next(it, int(np.argmax(logits)))], it.qa))
+            )
         else:
             xs.append(np.zeros(len(ANSWER_NAMES)))
             ys.append(0.0)

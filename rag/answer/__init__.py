@@ -41,6 +41,17 @@ def _plain(text: str) -> str:
     return " ".join(text.lower().split())
 
 
+def with_next(chosen: Candidate, candidates: Sequence[Candidate]) -> Candidate:
+    """The chosen sentence (or run) with the sentence after it in its paragraph, when there
+    is one: the sentence that matches a question best is often the one that leads to the
+    answer ("To verify it, use git log:"). Measured on the training sets, each held out in
+    turn, never lower and +0.008 accuracy on average (docs/evaluation.md)."""
+    if chosen.kind == "row":
+        return chosen
+    want = (*chosen.units, chosen.units[-1] + 1)
+    return next((c for c in candidates if c.n == chosen.n and c.units == want and c.kind == "run"), chosen)
+
+
 class AnswerSelector:
     def __init__(
         self,
@@ -99,7 +110,7 @@ class AnswerSelector:
             logger.debug("abstain: the passages hold no sentence or row to answer %r", question)
             return None
         top = ranked[0]
-        top = replace(top, candidate=top.candidate.completed(top.hit.text))
+        top = replace(top, candidate=with_next(top.candidate, [c.candidate for c in ranked]).completed(top.hit.text))
         if top.confidence < self.threshold:
             logger.debug(
                 "abstain: the best candidate's confidence %.3f < %.3f for %r: %r",

@@ -261,7 +261,8 @@ def plain_text(text: str) -> str:
     collapsed. Only the answer's wording changes; the citation keeps the page's exact text."""
     text = _MD_EMPHASIS.sub(r"\2", _MD_LINE.sub("", text))
     text = re.sub(r"(?<=\w)\s*\u2014\s*(?=\w)", " \u2014 ", text)  # "Functions—Identify" -> "Functions — Identify"
-    text = re.sub(r"(?<=[a-z]) -(?=[a-z])", "-", text)  # the PDF's "multi -tenant" -> "multi-tenant"
+    # The PDF's "multi -tenant" -> "multi-tenant"; a command's options stay ("git tag -s -m").
+    text = re.sub(r"(?<=[a-z]{4}) -(?=[a-z]{5})", "-", text)
     return " ".join(text.split())
 
 

@@ -11,6 +11,7 @@ from rag.answer import AnswerSelector
 from rag.answer.candidates import _blocks, generate
 from rag.answer.features import ANSWER_NAMES, NAMES, answer_view, asked_type, featurize, gives
 from rag.answer.scorer import WEIGHTS, Linear, Scorer, fit_logistic
+from rag.answer.tables import plain_text
 from rag.types import Hit
 from tests.fakes import FakeEmbedder
 
@@ -143,3 +144,10 @@ def test_the_selector_abstains_below_its_threshold_and_answers_above_it():
     strict = Scorer(base.rank, zero, 0.51)
     assert AnswerSelector(emb, scorer=strict).best("When was the press installed?", hits) is None
     assert AnswerSelector(emb, scorer=half).best("When?", []) is None
+
+
+def test_a_quote_reads_as_prose_and_keeps_a_commands_options():
+    assert plain_text('### Setup\n- Run `git tag -s -m "v1" v1 master` to sign.') == (
+        'Setup Run git tag -s -m "v1" v1 master to sign.'
+    )
+    assert plain_text("a multi -tenant model") == "a multi-tenant model"  # a PDF's broken compound
