@@ -154,7 +154,7 @@ def views(items: list[Item], rank: Linear) -> tuple[np.ndarray, np.ndarray, np.n
     return np.array(xs), np.array(ys), np.array(answerable)
 
 
-def fit(sets: list[list[Item]], l2: float, target: float) -> Scorer:
+def fit(sets: list[list[Item]], l2: float, target: float, unsure: float = 0.15) -> Scorer:
     """The ranker on every training set; the answer step on rank scores of each set from a
     ranker fitted without it (so that it learns how far to trust scores of unseen
     questions), and the threshold that refuses at most ``target`` of the answerable ones."""
@@ -172,7 +172,14 @@ def fit(sets: list[list[Item]], l2: float, target: float) -> Scorer:
     conf = 1.0 / (1.0 + np.exp(-answer.logits(x[a])))
     k = int(np.floor(target * len(conf)))  # answerable questions allowed to be refused
     threshold = float(np.sort(conf)[k]) if k < len(conf) else 0.0
-    return Scorer(rank, answer, threshold)
+    m = int(np.floor(unsure * len(conf)))  # answerable questions shown as "the closest passage"
+    level = max(threshold, float(np.sort(conf)[m]) if m < len(conf) else threshold)
+    near = 1.0 / (1.0 + np.exp(-answer.logits(x[~a]))) if (~a).any() else np.zeros(0)
+    print(
+        f"unsure below {level:.3f}: {np.mean(conf < level):.2f} of answerable and "
+        f"{np.mean(near < level) if len(near) else 0.0:.2f} of near misses (training folds)"
+    )
+    return Scorer(rank, answer, threshold, level)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -180,7 +187,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--train", nargs="+", required=True)
     ap.add_argument("--test", nargs="*", default=[])
     ap.add_argument("--l2", type=float, default=3.0)
-    ap.add_argument("--target-false-refusal", type=float, default=0.05)
+    ap.add_argument("--target-false-refusal", type=float, default=0.02)
+    ap.add_argument(
+        "--unsure", type=float, default=0.15, help="share of answerable training questions shown as the closest passage"
+    )
     ap.add_argument("--cache", type=Path, help="store the collected features here, or read them if it exists")
     ap.add_argument(
         "--held-out", action="store_true", help="also measure each training set with weights fitted on the others"
@@ -196,7 +206,7 @@ def main(argv: list[str] | None = None) -> int:
         args.cache.write_bytes(pickle.dumps(cached))
     train = [cached[s] for s in args.train]
     test = [cached[s] for s in args.test]
-    scorer = fit([items for _, items in train], args.l2, args.target_false_refusal)
+    scorer = fit([items for _, items in train], args.l2, args.target_false_refusal, args.unsure)
     print(f"threshold {scorer.threshold:.3f} (false refusal <= {args.target_false_refusal} on held-out train folds)")
     cols = ("accuracy", "false_refusal", "near_miss_refused", "citation_precision", "oracle", "baseline_accuracy")
     print(f"{'set':28} {'split':5} " + " ".join(f"{c[:18]:>18}" for c in cols))
@@ -223,6 +233,7 @@ def main(argv: list[str] | None = None) -> int:
                     "rank": scorer.rank.to_json(),
                     "answer": scorer.answer.to_json(),
                     "threshold": round(scorer.threshold, 6),
+                    "unsure": round(scorer.unsure, 6),
                     "fitted_on": [s.partition("@")[0] for s in args.train],
                     "target_false_refusal": args.target_false_refusal,
                     "l2": args.l2,

@@ -114,6 +114,10 @@ class Answer:
     timings: dict[str, float] = field(default_factory=dict)
     raw_answer: str = ""
     mode: str = ""  # generated | quoted | abstained
+    # The selector's probability that the quoted answer is right; ``unsure`` when it is low
+    # enough that the answer is shown as the closest passage, not as the answer.
+    confidence: float | None = None
+    unsure: bool = False
 
     def to_json(self) -> dict[str, Any]:
         out = {
@@ -126,6 +130,9 @@ class Answer:
             "mode": self.mode,
             "timings": {k: round(v, 4) for k, v in self.timings.items()},
         }
+        if self.confidence is not None:
+            out["confidence"] = round(self.confidence, 3)
+            out["unsure"] = self.unsure
         if self.standalone_question and self.standalone_question != self.question:
             out["standalone_question"] = self.standalone_question
         return out

@@ -130,8 +130,13 @@ def answer_html(answer: Answer) -> str:
     if answer.mode == "quoted" and answer.citations:
         c = answer.citations[0]
         where = html.escape(f"{Path(c.doc).name}, page {c.page}")
+        lead = (
+            f"The closest passage, in {where} (it may not answer the question):"
+            if answer.unsure
+            else f"Quoted from {where}:"
+        )
         return (
-            f'<div class="rag-answer"><div class="rag-quoted-from">Quoted from {where}:</div>'
+            f'<div class="rag-answer"><div class="rag-quoted-from">{lead}</div>'
             f'<div class="rag-quoted">{body}</div></div>'
         )
     return f'<div class="rag-answer">{body}</div>'

@@ -75,6 +75,11 @@ class AnswerSelector:
     def threshold(self) -> float:
         return self.scorer.threshold
 
+    def unsure(self, choice: Choice) -> bool:
+        """Whether an answer is only the closest passage: its confidence is above the
+        threshold to answer but below the level most right answers reach."""
+        return choice.confidence is not None and choice.confidence < self.scorer.unsure
+
     def features(self, question: str, hits: Sequence[Hit]) -> tuple[list[Candidate], np.ndarray]:
         pool = generate(question, hits, self.max_passages)
         if not pool.candidates:

@@ -77,7 +77,8 @@ class Linear:
 class Scorer:
     rank: Linear
     answer: Linear
-    threshold: float
+    threshold: float  # below it: abstain
+    unsure: float = 0.0  # below it (and above the threshold): answered, shown as the closest passage
 
     @classmethod
     def load(cls, path: Path = WEIGHTS) -> Scorer:
@@ -86,6 +87,7 @@ class Scorer:
             Linear.from_json(data["rank"], NAMES, path),
             Linear.from_json(data["answer"], ANSWER_NAMES, path),
             float(data["threshold"]),
+            float(data.get("unsure", data["threshold"])),
         )
 
     def confidence(self, question_view: np.ndarray) -> float:

@@ -88,3 +88,18 @@ def test_human_sizes_and_short_names():
     name = "a-very-long-file-name-" * 5 + "report.pdf"
     short = render.short_name(name, 30)
     assert len(short) == 30 and short.endswith(".pdf") and "…" in short
+
+
+def test_an_unsure_quote_is_shown_as_the_closest_passage():
+    from rag.types import Citation
+
+    cite = Citation(n=1, doc="guide.pdf", page=4, chunk_id=1, quote="Seals rest on rocks.")
+    sure = Answer("q", "Seals rest on rocks [1].", [cite], [], False, [Claim("Seals rest on rocks.", [1], True)])
+    sure.mode, sure.confidence = "quoted", 0.8
+    unsure = Answer("q", sure.answer, [cite], [], False, sure.claims, mode="quoted", confidence=0.2, unsure=True)
+    assert "Quoted from guide.pdf, page 4:" in render.answer_html(sure)
+    out = render.answer_html(unsure)
+    assert "The closest passage, in guide.pdf, page 4 (it may not answer the question):" in out
+    assert "Seals rest on rocks" in out
+    assert unsure.to_json()["unsure"] is True and unsure.to_json()["confidence"] == 0.2
+    assert sure.to_json()["unsure"] is False

@@ -7,7 +7,7 @@ import json
 import numpy as np
 import pytest
 
-from rag.answer import AnswerSelector
+from rag.answer import AnswerSelector, with_next
 from rag.answer.candidates import _blocks, generate
 from rag.answer.features import ANSWER_NAMES, NAMES, answer_view, asked_type, featurize, gives
 from rag.answer.scorer import WEIGHTS, Linear, Scorer, fit_logistic
@@ -144,6 +144,21 @@ def test_the_selector_abstains_below_its_threshold_and_answers_above_it():
     strict = Scorer(base.rank, zero, 0.51)
     assert AnswerSelector(emb, scorer=strict).best("When was the press installed?", hits) is None
     assert AnswerSelector(emb, scorer=half).best("When?", []) is None
+    # Between the threshold and the "unsure" level: answered, marked as the closest passage.
+    unsure = AnswerSelector(emb, scorer=Scorer(base.rank, zero, 0.4, 0.6))
+    choice = unsure.best("When was the press installed?", hits)
+    assert choice is not None and unsure.unsure(choice)
+    assert not AnswerSelector(emb, scorer=Scorer(base.rank, zero, 0.4, 0.45)).unsure(choice)
+    assert 0.0 < base.threshold <= base.unsure < 1.0
+
+
+def test_the_chosen_sentence_is_shown_with_the_next_one_of_its_paragraph():
+    hits = [_hit("The press was installed in 1987. It replaced the old one.\n\nCleaning is weekly.")]
+    pool = generate("When was the press installed?", hits)
+    first = next(c for c in pool.candidates if c.kind == "sentence" and "1987" in c.text)
+    assert with_next(first, pool.candidates).text == "The press was installed in 1987. It replaced the old one."
+    last = next(c for c in pool.candidates if c.kind == "sentence" and "replaced" in c.text)
+    assert with_next(last, pool.candidates) == last  # the paragraph ends there
 
 
 def test_a_quote_reads_as_prose_and_keeps_a_commands_options():
