@@ -23,7 +23,7 @@ from pathlib import Path
 
 from ingest.extract import ExtractJob, extract_all
 from ingest.loaders import LoadLimits
-from ingest.pipeline import FileResult, Ingestor
+from ingest.pipeline import FileResult, Ingestor, Queued
 from rag.errors import ConfigError, IngestError
 from rag.settings import Settings
 
@@ -89,7 +89,7 @@ class _Embed:
 class RayIngestor(Ingestor):
     """An :class:`Ingestor` whose parsing, chunking and embedding run on Ray."""
 
-    def _process(self, jobs: list[ExtractJob], meta: list[tuple], collection: str, timings: dict, finish) -> None:
+    def _process(self, jobs: list[ExtractJob], meta: list[Queued], collection: str, timings: dict, finish) -> None:
         if not jobs:
             return
         ray = _ray(self.settings)
@@ -111,13 +111,13 @@ class RayIngestor(Ingestor):
         )
         for row in ds.iter_rows():
             timings["embed"] += time.perf_counter() - t  # parse, chunk and embed overlap on Ray
-            name, sha, size, stored, ts = meta[int(row["i"])]
+            queued = meta[int(row["i"])]
             if row["error"]:
-                finish(FileResult(name, "failed", row["error"]))
-                self._drop_unused(stored)
+                finish(FileResult(queued.name, "failed", row["error"]))
+                self._drop_unused(queued.stored)
             else:
                 loaded, chunks, vecs = pickle.loads(row["result"])
-                self._store(meta[int(row["i"])], loaded, chunks, vecs, collection, timings, finish)
+                self._store(queued, loaded, chunks, vecs, collection, timings, finish)
             t = time.perf_counter()
 
 

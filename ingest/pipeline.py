@@ -19,7 +19,8 @@ import unicodedata
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from pathlib import Path
+from pathlib import Path, PurePath
+from typing import NamedTuple
 
 import numpy as np
 
@@ -55,7 +56,7 @@ class Source:
 @dataclass
 class FileResult:
     name: str
-    status: str  # added | replaced | unchanged | failed
+    status: str  # added | replaced | unchanged | failed | removed (its file gone: ingest/watch.py)
     reason: str = ""
     pages: int = 0
     chunks: int = 0
@@ -88,7 +89,9 @@ class IngestReport:
         chunks = sum(r.chunks for r in self.results if r.status in ("added", "replaced"))
         return (
             f"{added} added ({self.count('replaced')} replaced), {self.count('unchanged')} unchanged, "
-            f"{len(self.failed)} failed; {pages} pages, {chunks} chunks in {self.seconds:.1f} s"
+            f"{len(self.failed)} failed"
+            + (f", {self.count('removed')} removed" if self.count("removed") else "")
+            + f"; {pages} pages, {chunks} chunks in {self.seconds:.1f} s"
             + (
                 f" (searchable after {self.searchable_seconds:.1f} s; then {self.sentences:,} sentence vectors)"
                 if self.sentences
@@ -98,6 +101,17 @@ class IngestReport:
 
 
 ProgressFn = Callable[[int, int, FileResult], None]
+
+
+class Queued(NamedTuple):
+    """A file read, hashed and kept, waiting to be parsed and stored."""
+
+    name: str
+    sha: str
+    size: int
+    stored: str  # the kept copy, relative to the data directory
+    ts: float  # when its reading started
+    origin: str | None  # the absolute path it was read from (None for an upload)
 
 
 def safe_name(name: str) -> str:
@@ -114,6 +128,18 @@ def safe_name(name: str) -> str:
     return name
 
 
+def ingestible(rel: PurePath) -> bool:
+    """Whether a file found at ``rel`` inside a folder is ingested with it: a supported kind,
+    not hidden (nor in a hidden folder: ".git", LibreOffice's ".~lock.x.odt#", Vim's ".x.swp")
+    and not an Office owner file ("~$report.docx"). Partial downloads (".crdownload",
+    ".part") and editor backups ("x.txt~") have no supported suffix."""
+    return (
+        rel.suffix.lower() in SUPPORTED_SUFFIXES
+        and not rel.name.startswith("~")
+        and not any(part.startswith(".") for part in rel.parts)
+    )
+
+
 def discover(paths: Sequence[str | Path]) -> tuple[list[Source], list[FileResult]]:
     """Expand files and folders (recursively) into sources; report missing paths."""
     sources: list[Source] = []
@@ -122,11 +148,7 @@ def discover(paths: Sequence[str | Path]) -> tuple[list[Source], list[FileResult
         p = Path(raw)
         if p.is_dir():
             for f in sorted(p.rglob("*")):
-                if (
-                    f.is_file()
-                    and f.suffix.lower() in SUPPORTED_SUFFIXES
-                    and not any(part.startswith(".") for part in f.relative_to(p).parts)
-                ):
+                if f.is_file() and ingestible(f.relative_to(p)):
                     rel = f.relative_to(p).as_posix()
                     sources.append(Source(name=rel, path=f))
         elif p.is_file():
@@ -207,7 +229,7 @@ class Ingestor:
             # Phase 1 (main process): hash, skip unchanged, keep a safe copy of the bytes.
             self._sweep_orphans()
             jobs: list[ExtractJob] = []
-            meta: list[tuple[str, str, int, str, float]] = []  # name, sha, size, stored, t
+            meta: list[Queued] = []
             batch: set[tuple[str, str]] = set()  # (name, sha) already queued in this batch
             for src in sources:
                 ts = time.perf_counter()
@@ -243,7 +265,8 @@ class Ingestor:
                     continue
                 stored = self._keep_original(name, sha, data)
                 jobs.append(ExtractJob(name, self.store.data_dir / stored))
-                meta.append((name, sha, len(data), stored, ts))
+                origin = os.path.abspath(src.path) if src.path is not None else None
+                meta.append(Queued(name, sha, len(data), stored, ts, origin))
                 timings["read"] += time.perf_counter() - ts
 
             # Phase 2: parse, chunk, embed and store (here, or on Ray: ingest/distributed.py).
@@ -260,7 +283,7 @@ class Ingestor:
         report.timings = timings
         return report
 
-    def _process(self, jobs: list[ExtractJob], meta: list[tuple], collection: str, timings: dict, finish) -> None:
+    def _process(self, jobs: list[ExtractJob], meta: list[Queued], collection: str, timings: dict, finish) -> None:
         """Parse ahead in worker processes; chunk, then embed the chunks of several documents
         in one call (fewer, fuller, length-sorted batches) and commit each document in order,
         in its own transaction."""
@@ -271,15 +294,15 @@ class Ingestor:
             jobs, self.limits, workers=workers if len(jobs) > 0 else 0, timeout_s=self.settings.file_timeout_s
         ):
             timings["extract_wait"] += time.perf_counter() - t_wait
-            name, sha, size, stored, ts = meta[i]
+            queued = meta[i]
             try:
                 if isinstance(loaded, IngestError):
                     raise loaded
-                pending.append((name, sha, size, stored, ts, loaded, self._chunk(name, loaded, timings)))
+                pending.append((queued, loaded, self._chunk(queued.name, loaded, timings)))
             except IngestError as e:
                 self._embed_and_store(pending, collection, timings, finish)  # keep the order
-                finish(FileResult(name, "failed", e.reason))
-                self._drop_unused(stored)
+                finish(FileResult(queued.name, "failed", e.reason))
+                self._drop_unused(queued.stored)
             if sum(len(p[-1]) for p in pending) >= EMBED_BATCH_CHUNKS:
                 self._embed_and_store(pending, collection, timings, finish)
             t_wait = time.perf_counter()
@@ -303,19 +326,19 @@ class Ingestor:
         vectors = self.embedder.embed_passages([c.text for p in pending for c in p[-1]])
         timings["embed"] += time.perf_counter() - t
         start = 0
-        for name, sha, size, stored, ts, loaded, chunks in pending:
+        for queued, loaded, chunks in pending:
             vecs = vectors[start : start + len(chunks)]
             start += len(chunks)
-            self._store((name, sha, size, stored, ts), loaded, chunks, vecs, collection, timings, finish)
+            self._store(queued, loaded, chunks, vecs, collection, timings, finish)
         pending.clear()
 
-    def _store(self, meta: tuple, loaded, chunks: list, vecs, collection: str, timings: dict, finish) -> None:
+    def _store(self, queued: Queued, loaded, chunks: list, vecs, collection: str, timings: dict, finish) -> None:
         """Commit one document, its pages, chunks and vectors (one transaction), and index it."""
-        name, sha, size, stored, ts = meta
+        name, sha, size, stored, ts, origin = queued
         t = time.perf_counter()
         replaced = self.store.find_document(name, collection) is not None
         change = self.store.put_document(
-            name, sha, size, loaded.n_pages, loaded.pages, chunks, vecs, collection, stored
+            name, sha, size, loaded.n_pages, loaded.pages, chunks, vecs, collection, stored, origin
         )
         self.index.apply(change, vecs, save=False)
         timings["store"] += time.perf_counter() - t

@@ -92,6 +92,8 @@ def cmd_ingest(args) -> int:
     if args.ray and args.ray != "local" and Path(args.ray).exists() and "://" not in args.ray:
         # "rag ingest --ray docs/": the folder, not an address, followed the flag.
         args.paths, args.ray = [args.ray, *args.paths], "local"
+    if args.watch is not None:
+        return _watch(args)
     if not args.paths:
         print("rag ingest: error: give at least one file or folder to ingest", file=sys.stderr)
         return 2
@@ -130,6 +132,52 @@ def cmd_ingest(args) -> int:
         print(f"no files to ingest found (supported: {kinds})", file=sys.stderr)
         return 1
     return 1 if report.failed else 0
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}" if n == 1 else f"{n} {word}s"
+
+
+def _print_change(r) -> None:
+    """One line on stderr per change a folder sync applied, as ``rag ingest`` words it."""
+    if r.status == "failed":
+        print(f"failed: {r.name}: {r.reason}", file=sys.stderr, flush=True)
+    elif r.status == "removed":
+        print(f"removed {r.name} (its file is gone)", file=sys.stderr, flush=True)
+    else:
+        print(f"{r.status} {r.name}: {_plural(r.pages, 'page')}, {_plural(r.chunks, 'chunk')}", file=sys.stderr)
+    for w in r.warnings:
+        print(f"warning: {r.name}: {w}", file=sys.stderr)
+    sys.stderr.flush()
+
+
+def _watch(args) -> int:
+    """``rag ingest --watch DIR``: one full sync, then every change, until Ctrl-C (exit 0)."""
+    if args.paths or args.json:
+        print("rag ingest: error: --watch DIR takes no other paths and no --json", file=sys.stderr)
+        return 2
+    folder = Path(args.watch)
+    if not folder.is_dir():
+        print(f"rag ingest: error: --watch needs a folder; {args.watch} is not one", file=sys.stderr)
+        return 2
+    from ingest.watch import FolderSync
+
+    rag = _engine(args)
+    sync = FolderSync(rag, folder, args.collection or "default", _print_change, lambda m: print(m, file=sys.stderr))
+    synced = False
+
+    def on_synced(report) -> None:
+        nonlocal synced
+        if not synced:
+            synced = True
+            print(report.summary(), file=sys.stderr)
+            print(f"watching {folder} for changes (Ctrl-C to stop)", file=sys.stderr, flush=True)
+
+    try:
+        sync.watch(on_synced)
+    except KeyboardInterrupt:
+        print(f"stopped watching {folder}", file=sys.stderr)
+    return 0
 
 
 def cmd_search(args) -> int:
@@ -208,6 +256,8 @@ def cmd_ask(args) -> int:
         assert answer is not None
         rag.store.fill_locations(answer.citations)
         print(answer.answer)
+        if answer.unsure:
+            print("  (the closest passage: it may not answer the question)")
         for c in answer.citations:
             print(f'  [{c.n}] {c.doc}, {c.location}: "{" ".join(c.quote.split())[:200]}"')
         unsupported = [c.text for c in answer.claims if not c.supported and not answer.abstained]
@@ -331,6 +381,12 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         metavar="ADDRESS",
         help="parse and embed on Ray: a local instance, or the cluster at ADDRESS (RAG_RAY_ADDRESS)",
+    )
+    sp.add_argument(
+        "--watch",
+        metavar="DIR",
+        default=None,
+        help="keep the folder DIR in step until Ctrl-C: ingest its new and changed files, remove the documents of deleted ones",
     )
     sp.set_defaults(func=cmd_ingest)
 

@@ -269,7 +269,7 @@ class RAG:
                 chunks = chunk_pages(pages, emb, max_tokens, min(self.settings.chunk_overlap, max_tokens // 2))
                 vecs = emb.embed_passages([c.text for c in chunks])
                 self.store.put_document(
-                    d.name, d.sha256, d.size, d.n_pages, pages, chunks, vecs, d.collection, d.stored_path
+                    d.name, d.sha256, d.size, d.n_pages, pages, chunks, vecs, d.collection, d.stored_path, d.source_path
                 )
                 if progress:
                     progress(i, len(docs), d.name)
@@ -524,7 +524,9 @@ class RAG:
         body = text[:-1] if text[-1:] in ".!?" else text
         answer = f"{body} [1]{text[-1] if text[-1:] in '.!?' else '.'}"
         claims = [Claim(text, [1], True)]
-        return Answer(question, answer, [citation], list(hits), False, claims, query, timings, raw, "quoted")
+        out = Answer(question, answer, [citation], list(hits), False, claims, query, timings, raw, "quoted")
+        out.confidence, out.unsure = choice.confidence, self.selector.unsure(choice)
+        return out
 
     def ask(self, question: str, history: Sequence[Message] = (), **kw) -> Answer:
         answer = None

@@ -30,7 +30,7 @@ from rag.types import ChunkSpan, Hit, Page, location_label
 
 logger = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 2  # 2: pages.label (see _MIGRATIONS)
+SCHEMA_VERSION = 3  # 2: pages.label, 3: documents.source_path (see _MIGRATIONS)
 IDF_PRIOR_CHUNKS = 100  # see Store.idf
 DEFAULT_COLLECTION = "default"
 
@@ -52,6 +52,7 @@ CREATE TABLE IF NOT EXISTS documents (
     n_pages INTEGER NOT NULL,
     stored_path TEXT NOT NULL DEFAULT '',
     added_at REAL NOT NULL,
+    source_path TEXT,
     UNIQUE (collection_id, name)
 );
 CREATE TABLE IF NOT EXISTS pages (
@@ -102,10 +103,17 @@ def _add_page_labels(db: sqlite3.Connection) -> None:
         db.execute("ALTER TABLE pages ADD COLUMN label TEXT NOT NULL DEFAULT ''")
 
 
+def _add_source_paths(db: sqlite3.Connection) -> None:
+    """2 -> 3: the absolute path of the file a document was ingested from (``rag ingest``);
+    NULL for uploads and for documents stored before, which a folder sync never removes."""
+    if "source_path" not in _columns(db, "documents"):
+        db.execute("ALTER TABLE documents ADD COLUMN source_path TEXT")
+
+
 # Version -> the step that brings a database of the version before it up to it. Each step
 # is idempotent and runs in the same transaction as the version bump, so a data directory
 # made by older code opens, is upgraded once, and keeps every document, page and vector.
-_MIGRATIONS = {2: _add_page_labels}
+_MIGRATIONS = {2: _add_page_labels, 3: _add_source_paths}
 
 
 def _columns(db: sqlite3.Connection, table: str) -> set[str]:
@@ -143,6 +151,7 @@ class DocumentRow:
     n_chunks: int
     added_at: float
     stored_path: str
+    source_path: str | None = None  # the file it was ingested from; None for uploads
 
 
 class Store:
@@ -314,7 +323,7 @@ class Store:
     def documents(self, collections: Sequence[str] | None = None) -> list[DocumentRow]:
         sql = (
             "SELECT d.id, d.name, c.name, d.sha256, d.size, d.n_pages, "
-            "(SELECT COUNT(*) FROM chunks k WHERE k.doc_id=d.id), d.added_at, d.stored_path "
+            "(SELECT COUNT(*) FROM chunks k WHERE k.doc_id=d.id), d.added_at, d.stored_path, d.source_path "
             "FROM documents d JOIN collections c ON c.id=d.collection_id"
         )
         args: list = []
@@ -324,10 +333,20 @@ class Store:
         sql += " ORDER BY c.name, d.name"
         return [DocumentRow(*r) for r in self.db.execute(sql, args).fetchall()]
 
+    def documents_from(self, folder: str, collection: str = DEFAULT_COLLECTION) -> list[DocumentRow]:
+        """The documents of ``collection`` ingested from a file inside ``folder`` (an absolute
+        path, as recorded in ``source_path``); never an upload, whose source is NULL."""
+        prefix = folder.rstrip("/") + "/"
+        return [
+            d
+            for d in self.documents(collections=[collection])
+            if d.source_path is not None and d.source_path.startswith(prefix)
+        ]
+
     def document(self, doc_id: int) -> DocumentRow | None:
         row = self.db.execute(
             "SELECT d.id, d.name, c.name, d.sha256, d.size, d.n_pages, "
-            "(SELECT COUNT(*) FROM chunks k WHERE k.doc_id=d.id), d.added_at, d.stored_path "
+            "(SELECT COUNT(*) FROM chunks k WHERE k.doc_id=d.id), d.added_at, d.stored_path, d.source_path "
             "FROM documents d JOIN collections c ON c.id=d.collection_id WHERE d.id=?",
             (doc_id,),
         ).fetchone()
@@ -344,8 +363,10 @@ class Store:
         embeddings: np.ndarray,
         collection: str = DEFAULT_COLLECTION,
         stored_path: str = "",
+        source_path: str | None = None,
     ) -> Change:
-        """Insert (or replace) a document atomically, in one transaction."""
+        """Insert (or replace) a document atomically, in one transaction. ``source_path`` is
+        the absolute path of the file it was read from (None for an upload)."""
         if len(chunks) != len(embeddings):
             raise ValueError("one embedding per chunk is required")
         emb = np.ascontiguousarray(embeddings, dtype=np.float32)
@@ -356,9 +377,9 @@ class Store:
             if old:
                 removed = self._delete_doc(db, old[0])
             cur = db.execute(
-                "INSERT INTO documents(collection_id, name, sha256, size, n_pages, stored_path, added_at) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (coll_id, name, sha256, size, n_pages, stored_path, time.time()),
+                "INSERT INTO documents(collection_id, name, sha256, size, n_pages, stored_path, added_at, source_path) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (coll_id, name, sha256, size, n_pages, stored_path, time.time(), source_path),
             )
             doc_id = int(cur.lastrowid)
             db.executemany(
