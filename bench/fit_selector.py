@@ -187,7 +187,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--train", nargs="+", required=True)
     ap.add_argument("--test", nargs="*", default=[])
     ap.add_argument("--l2", type=float, default=3.0)
-    ap.add_argument("--target-false-refusal", type=float, default=0.02)
+    ap.add_argument("--target-false-refusal", type=float, default=0.05)
     ap.add_argument(
         "--unsure", type=float, default=0.15, help="share of answerable training questions shown as the closest passage"
     )
